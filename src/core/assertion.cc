@@ -1,0 +1,1 @@
+// assertion.cc: placeholder, being written.

@@ -1,0 +1,1 @@
+// backoff.cc: placeholder, being written.

@@ -1,0 +1,1 @@
+// base64.cc: placeholder, being written.

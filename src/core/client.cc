@@ -1,0 +1,1 @@
+// client.cc: placeholder, being written.

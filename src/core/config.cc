@@ -1,0 +1,1 @@
+// config.cc: placeholder, being written.

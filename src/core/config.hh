@@ -1,0 +1,78 @@
+// config.hh: exoauthd.conf, the administrator's file (format in
+// exoauthd.conf(5)): global settings, the identity provider (cloud or
+// explicit authority), listen sockets, the peer allow-list and accounts.
+// The file is trusted in intent but checked strictly: any unknown key, bad
+// value or missing setting is refused with "file:line: reason".
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace exo {
+
+enum class Cloud { Worldwide, UsGov, UsGovDod, China, Custom };
+enum class Grant { ClientCredentials, RefreshToken };
+enum class Credential { None, Certificate, Secret };
+
+struct ListenConfig {
+    std::string name;    // section label, for messages
+    std::string path;    // absolute socket path
+    std::string owner;   // user name or empty (keep)
+    std::string group;   // group name or empty (keep)
+    mode_t mode = 0660;
+    bool optional = false; // a built-in default: skipped when its directory is missing
+};
+
+struct AccountConfig {
+    std::string name;       // [account NAME]; [A-Za-z0-9._@-]{1,64}
+    std::string tenant;     // GUID or domain
+    std::string client_id;  // app (client) id
+    Grant grant = Grant::ClientCredentials;
+    Credential credential = Credential::None;
+    std::string certificate; // PEM path (Credential::Certificate)
+    std::string private_key; // PEM path (Credential::Certificate)
+    std::string assertion_alg = "PS256"; // PS256 (x5t#S256) or RS256 (x5t)
+    std::string secret_file; // path (Credential::Secret)
+    std::string scope;       // space separated; default depends on grant
+    int line = 0;            // where the section starts, for messages
+};
+
+struct Config {
+    std::string path;                 // the file that was read
+    // [global]
+    std::string user;                 // drop to this user after binding ("" = stay)
+    std::string state_dir = "/var/lib/exoauth";
+    std::string log = "stderr";       // stderr | syslog
+    bool debug = false;
+    std::vector<std::string> allow_users;   // names or numeric uids
+    std::vector<std::string> allow_groups;  // names or numeric gids
+    std::vector<std::string> admin_users;   // may LOGIN/RELOAD; root always may
+    int refresh_ahead = 300;          // seconds before expiry to refresh
+    int http_timeout = 10;            // seconds for one IdP request
+    int max_clients = 256;            // connections at once
+    // [idp]
+    Cloud cloud = Cloud::Worldwide;
+    std::string authority;            // derived from cloud unless Custom
+    std::string ca_file;              // extra trust anchors (tests, proxies)
+    // sections
+    std::vector<ListenConfig> listens;
+    std::vector<AccountConfig> accounts;
+
+    const AccountConfig *find_account(std::string_view name) const;
+};
+
+// Authority base URL of a cloud, e.g. "https://login.microsoftonline.com".
+const char *cloud_authority(Cloud c);
+// Resource host of a cloud's Exchange Online, e.g. "outlook.office365.com".
+const char *cloud_outlook_host(Cloud c);
+
+// Parse text (as read from path) into out. False with "path:line: reason".
+bool config_parse(std::string_view text, const std::string &path, Config &out,
+                  std::string &error);
+// Read path and parse it; the file must not be writable by others.
+bool config_load(const std::string &path, Config &out, std::string &error);
+
+} // namespace exo

@@ -1,0 +1,1 @@
+// crypto.cc: placeholder, being written.

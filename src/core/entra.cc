@@ -1,0 +1,1 @@
+// entra.cc: placeholder, being written.

@@ -1,0 +1,1 @@
+// http.cc: placeholder, being written.

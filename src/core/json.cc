@@ -1,0 +1,1 @@
+// json.cc: placeholder, being written.

@@ -1,0 +1,1 @@
+// log.cc: placeholder, being written.

@@ -1,0 +1,1 @@
+// protocol.cc: placeholder, being written.

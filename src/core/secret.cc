@@ -1,0 +1,1 @@
+// secret.cc: placeholder, being written.

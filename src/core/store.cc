@@ -1,0 +1,1 @@
+// store.cc: placeholder, being written.

@@ -1,0 +1,1 @@
+// doctor.cc: placeholder, being written.

@@ -1,0 +1,2 @@
+// main.cc: placeholder, being written.
+int main() { return 0; }

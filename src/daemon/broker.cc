@@ -1,0 +1,1 @@
+// broker.cc: placeholder, being written.

@@ -1,0 +1,1 @@
+// server.cc: placeholder, being written.

@@ -1,0 +1,1 @@
+// workers.cc: placeholder, being written.

@@ -1,0 +1,2 @@
+// test_config.cc: placeholder, being written.
+int main() { return 77; }

@@ -1,0 +1,2 @@
+// test_crypto.cc: placeholder, being written.
+int main() { return 77; }

@@ -1,0 +1,2 @@
+// test_entra.cc: placeholder, being written.
+int main() { return 77; }

@@ -1,0 +1,2 @@
+// test_store.cc: placeholder, being written.
+int main() { return 77; }
