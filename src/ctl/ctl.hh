@@ -1,0 +1,29 @@
+// ctl.hh: pieces shared by exoauthctl's commands: the options every
+// command takes and the connection to exoauthd. Used by main.cc (status,
+// token, login, ping) and doctor.cc.
+#pragma once
+
+#include "client.hh"
+#include "config.hh"
+
+#include <string>
+
+namespace exo::ctl {
+
+struct Options {
+    std::string config;      // -c; default SYSCONFDIR/exoauth/exoauthd.conf
+    std::string socket;      // -s; default: first [listen] of the config
+    bool show_token = false; // token --show
+    int timeout_ms = 15000;
+};
+
+// The socket to talk to: -s, else the config's first listen path, else the
+// built-in default.
+std::string socket_path(const Options &opts);
+
+// Connect and greet; prints the reason and returns false on failure.
+bool connect_daemon(const Options &opts, Client &client, std::string &error);
+
+int cmd_doctor(const Options &opts);
+
+} // namespace exo::ctl

@@ -1,1 +1,137 @@
-// doctor.cc: placeholder, being written.
+// doctor.cc: `exoauthctl doctor`, a check of a whole exoauth set-up, one
+// line per check: OK, or FAIL with the reason and what to do about it.
+// Configuration, credentials, state directory, exoauthd's socket, the IdP
+// (HTTPS with verification, through the configured CA), and a token per
+// account acquired through exoauthd.
+#include "ctl.hh"
+
+#include "crypto.hh"
+#include "entra.hh"
+#include "http.hh"
+
+#include <cstdio>
+#include <ctime>
+#include <openssl/asn1.h>
+#include <sys/stat.h>
+
+namespace exo::ctl {
+
+namespace {
+
+struct Report {
+    int failures = 0;
+    // Print one check's verdict.
+    void line(bool ok, const std::string &what, const std::string &detail, const std::string &fix = "")
+    {
+        printf("%-4s  %-22s %s\n", ok ? "OK" : "FAIL", what.c_str(), detail.c_str());
+        if (!ok && !fix.empty())
+            printf("      %-22s fix: %s\n", "", fix.c_str());
+        failures += ok ? 0 : 1;
+    }
+};
+
+// Days until the certificate expires (negative when expired).
+int cert_days_left(X509 *cert)
+{
+    int days = 0, secs = 0;
+    ASN1_TIME_diff(&days, &secs, nullptr, X509_get0_notAfter(cert));
+    return days;
+}
+
+// The account's credential loads and is not about to expire.
+void check_credential(Report &rep, const AccountConfig &a)
+{
+    std::string what = "credential " + a.name;
+    if (a.credential == Credential::Certificate) {
+        CertCredential cred;
+        std::string error;
+        if (!load_cert_credential(a.certificate, a.private_key, cred, error))
+            return rep.line(false, what, error, "check certificate/private_key paths and that they match");
+        int days = cert_days_left(cred.cert.get());
+        rep.line(days > 14, what,
+                 "certificate " + a.certificate + " (x5t#S256 " + cred.x5t_s256.substr(0, 12) +
+                     "...), expires in " + std::to_string(days) + " days",
+                 "renew it and upload the new certificate to the app registration");
+    } else if (a.credential == Credential::Secret) {
+        struct stat st;
+        bool ok = stat(a.secret_file.c_str(), &st) == 0 && !(st.st_mode & 007);
+        rep.line(ok, what, "secret_file " + a.secret_file,
+                 "create it, readable only by exoauthd (chmod 0600)");
+    } else {
+        rep.line(true, what, "public client (no credential)");
+    }
+}
+
+// Discovery document over HTTPS: reachability and TLS verification.
+void check_idp(Report &rep, const Config &cfg, const AccountConfig &a)
+{
+    HttpOptions o;
+    o.ca_file = cfg.ca_file;
+    o.timeout_ms = cfg.http_timeout * 1000;
+    HttpClient http(o);
+    HttpResponse resp;
+    std::string error;
+    std::string url = cfg.authority + "/" + a.tenant + "/v2.0/.well-known/openid-configuration";
+    if (!http.get(url, resp, error))
+        return rep.line(false, "idp " + a.tenant, error, "check [idp] authority");
+    if (resp.status == 0)
+        return rep.line(false, "idp " + a.tenant, "unreachable: " + resp.error,
+                        "allow HTTPS to " + cfg.authority + " (firewall, proxy, DNS); check ca_file");
+    rep.line(resp.status == 200, "idp " + a.tenant,
+             "HTTPS " + std::to_string(resp.status) + " from " + cfg.authority + " (TLS verified)",
+             "is the tenant right? (" + a.tenant + ")");
+}
+
+// A token through exoauthd, as a mail server would get it.
+void check_token(Report &rep, const Options &opts, const AccountConfig &a)
+{
+    Client c;
+    std::string error;
+    proto::Response r;
+    if (!connect_daemon(opts, c, error) ||
+        !c.call({"1", "TOKEN", {{"account", a.name}}}, r, opts.timeout_ms, error))
+        return rep.line(false, "token " + a.name, error);
+    const std::string *reason = r.get("reason");
+    const std::string *hash = r.get("hash");
+    bool login = r.get("code") && *r.get("code") == "no_refresh_token";
+    rep.line(r.status == "OK", "token " + a.name,
+             r.status == "OK" ? "acquired (" + (hash ? *hash : std::string("?")) + ")"
+                              : (reason ? *reason : r.status),
+             login ? "exoauthctl login " + a.name : "see exoauthd's log for the IdP's answer");
+    for (auto &f : r.fields)
+        wipe(f.second);
+}
+
+} // namespace
+
+// exoauthctl doctor
+int cmd_doctor(const Options &opts)
+{
+    Report rep;
+    Config cfg;
+    std::string error;
+    if (!config_load(opts.config, cfg, error)) {
+        rep.line(false, "config", error, "fix the line named, then run exoauthctl doctor again");
+        return 1;
+    }
+    rep.line(true, "config", opts.config + ": " + std::to_string(cfg.accounts.size()) + " accounts");
+    struct stat st;
+    bool sd = stat(cfg.state_dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && !(st.st_mode & 022);
+    rep.line(sd, "state_dir", cfg.state_dir, "mkdir -m 0700 " + cfg.state_dir + " owned by exoauthd's user");
+    for (const auto &a : cfg.accounts)
+        check_credential(rep, a);
+    Client c;
+    bool up = connect_daemon(opts, c, error);
+    rep.line(up, "socket", up ? socket_path(opts) + " answers" : error, "systemctl start exoauthd");
+    if (!cfg.accounts.empty())
+        check_idp(rep, cfg, cfg.accounts.front());
+    for (const auto &a : cfg.accounts)
+        if (up)
+            check_token(rep, opts, a);
+    printf(rep.failures ? "\n%d check(s) failed.\n"
+                        : "\nAll checks passed. Next: point Postfix and Dovecot at exoauthd (exoauth-plugins(5)).\n",
+           rep.failures);
+    return rep.failures ? 1 : 0;
+}
+
+} // namespace exo::ctl

@@ -1,1 +1,614 @@
-// broker.cc: placeholder, being written.
+// broker.cc: exoauthd's token broker (see broker.hh). State lives on the
+// event-loop thread; each IdP request is a job on a worker that gets copies
+// of what it needs and hands back a TokenResult. A rotated refresh token is
+// stored by the job itself, before the completion makes the new access
+// token available to anyone.
+#include "broker.hh"
+
+#include "assertion.hh"
+#include "log.hh"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fcntl.h>
+#include <random>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+namespace exo {
+
+// Everything the broker knows about one account.
+struct AccountState {
+    AccountConfig cfg;
+    std::shared_ptr<const AccountSecrets> secrets;
+    Secret token;
+    TokenTimes times;
+    std::string hash;
+    Secret refresh_token;
+    bool in_flight = false;
+    std::vector<TokenCallback> waiters;
+    int failures = 0;
+    double next_attempt = 0;
+    Outcome last_outcome = Outcome::Ok;
+    std::string last_error;
+    uint64_t idp_requests = 0;
+    uint64_t served = 0;
+    double last_invalidate = -1e9;
+    uint64_t generation = 0;
+};
+
+// A device-code sign-in in progress.
+struct Broker::LoginState {
+    std::string account;
+    uint64_t generation = 0;
+    DeviceCode dc;
+    double next_poll = 0;
+    double deadline = 0;
+    bool polling = false;
+    TokenCallback done;
+};
+
+namespace {
+constexpr size_t MAX_SECRET_FILE = 4096;
+constexpr double INVALIDATE_INTERVAL = 10.0;
+
+// What a worker needs for one token request: copies, never references.
+struct FetchInput {
+    AccountConfig cfg;
+    std::shared_ptr<const AccountSecrets> secrets;
+    std::shared_ptr<const Config> global;
+    std::shared_ptr<TokenStore> store;
+    Secret refresh_token;
+    Secret device_code;
+};
+
+// Uniform random number in [0,1) for backoff jitter.
+double jitter01()
+{
+    static std::mt19937_64 rng{std::random_device{}()};
+    return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+// Read a client secret file: bounded, not readable by others, one line.
+bool read_secret_file(const std::string &path, Secret &out, std::string &error)
+{
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        error = "secret_file " + path + ": " + strerror(errno);
+        return false;
+    }
+    struct stat st;
+    std::string buf(MAX_SECRET_FILE + 1, '\0');
+    ssize_t n = -1;
+    if (fstat(fd, &st) == 0 && !(st.st_mode & (S_IROTH | S_IWOTH)))
+        n = read(fd, &buf[0], buf.size());
+    close(fd);
+    if (n < 0 || (size_t)n > MAX_SECRET_FILE) {
+        wipe(buf);
+        error = "secret_file " + path + ": unreadable, too large, or readable by others (chmod 0600)";
+        return false;
+    }
+    buf.resize((size_t)n);
+    while (!buf.empty() && (buf.back() == '\n' || buf.back() == '\r'))
+        buf.pop_back();
+    if (buf.empty() || buf.find('\n') != std::string::npos) {
+        error = "secret_file " + path + ": must hold the secret value on one line";
+        return false;
+    }
+    out = Secret(std::move(buf));
+    return true;
+}
+
+// Load the certificate or secret an account authenticates with.
+bool load_secrets(const AccountConfig &a, std::shared_ptr<const AccountSecrets> &out,
+                  std::string &error)
+{
+    auto s = std::make_shared<AccountSecrets>();
+    if (a.credential == Credential::Certificate &&
+        !load_cert_credential(a.certificate, a.private_key, s->cert, error))
+        return false;
+    if (a.credential == Credential::Secret && !read_secret_file(a.secret_file, s->client_secret, error))
+        return false;
+    out = std::move(s);
+    return true;
+}
+
+// True when two account sections ask for the same tokens the same way.
+bool same_account(const AccountConfig &a, const AccountConfig &b)
+{
+    return a.tenant == b.tenant && a.client_id == b.client_id && a.grant == b.grant &&
+           a.credential == b.credential && a.certificate == b.certificate &&
+           a.private_key == b.private_key && a.assertion_alg == b.assertion_alg &&
+           a.secret_file == b.secret_file && a.scope == b.scope;
+}
+
+// Add the client authentication fields (assertion or secret), if any.
+bool add_client_auth(const FetchInput &in, const std::string &url, FormFields &f,
+                     std::string &error)
+{
+    if (in.cfg.credential == Credential::Secret) {
+        f.emplace_back("client_secret", in.secrets->client_secret);
+        return true;
+    }
+    if (in.cfg.credential != Credential::Certificate)
+        return true;
+    AssertionParams p;
+    p.client_id = in.cfg.client_id;
+    p.audience = url;
+    p.alg = in.cfg.assertion_alg == "RS256" ? SigAlg::RS256 : SigAlg::PS256;
+    p.now = (int64_t)now_seconds();
+    std::string jwt;
+    if (!build_client_assertion(in.secrets->cert, p, jwt, error))
+        return false;
+    f.emplace_back("client_assertion_type",
+                   Secret("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
+    f.emplace_back("client_assertion", Secret(std::move(jwt)));
+    return true;
+}
+
+// The form of a token request for the account's grant.
+bool build_token_form(const FetchInput &in, const std::string &url, FormFields &f,
+                      std::string &error)
+{
+    f.emplace_back("client_id", Secret(in.cfg.client_id));
+    if (!in.device_code.empty()) {
+        f.emplace_back("grant_type", Secret("urn:ietf:params:oauth:grant-type:device_code"));
+        f.emplace_back("device_code", in.device_code);
+    } else if (in.cfg.grant == Grant::RefreshToken) {
+        f.emplace_back("grant_type", Secret("refresh_token"));
+        f.emplace_back("refresh_token", in.refresh_token);
+        f.emplace_back("scope", Secret(in.cfg.scope));
+    } else {
+        f.emplace_back("grant_type", Secret("client_credentials"));
+        f.emplace_back("scope", Secret(in.cfg.scope));
+    }
+    return add_client_auth(in, url, f, error);
+}
+
+// This thread's HTTP client (one easy handle per worker, reused).
+HttpClient &thread_http(const Config &g)
+{
+    thread_local std::unique_ptr<HttpClient> http;
+    thread_local std::string key;
+    std::string k = g.ca_file + "|" + std::to_string(g.http_timeout);
+    if (!http || k != key) {
+        HttpOptions o;
+        o.ca_file = g.ca_file;
+        o.timeout_ms = g.http_timeout * 1000;
+        o.connect_timeout_ms = std::min(5000, o.timeout_ms);
+        http = std::make_unique<HttpClient>(o);
+        key = k;
+    }
+    return *http;
+}
+
+// A failed result that never reached the IdP.
+TokenResult local_failure(const std::string &message)
+{
+    TokenResult r;
+    r.outcome = Outcome::Temporary;
+    r.message = message;
+    return r;
+}
+
+// Worker side: one POST to the token endpoint, and the store write that
+// must happen before a rotated refresh token's access token is used.
+TokenResult fetch_token(const FetchInput &in)
+{
+    std::string url = token_endpoint(in.global->authority, in.cfg.tenant);
+    FormFields form;
+    std::string error;
+    if (!build_token_form(in, url, form, error))
+        return local_failure("cannot build the token request: " + error);
+    HttpResponse resp;
+    if (!thread_http(*in.global).post_form(url, form, resp, error))
+        return local_failure(error);
+    TokenResult r = read_token_response(resp);
+    bool delegated = in.cfg.grant == Grant::RefreshToken || !in.device_code.empty();
+    if (r.outcome == Outcome::Ok && delegated && !r.refresh_token.empty() &&
+        !in.store->save(in.cfg.name, r.refresh_token, error)) {
+        r = local_failure("cannot store the rotated refresh token: " + error);
+    }
+    return r;
+}
+
+// Worker side: start a device-code sign-in.
+TokenResult fetch_devicecode(const FetchInput &in, DeviceCode &dc)
+{
+    FormFields f;
+    f.emplace_back("client_id", Secret(in.cfg.client_id));
+    f.emplace_back("scope", Secret(in.cfg.scope));
+    HttpResponse resp;
+    std::string error;
+    std::string url = devicecode_endpoint(in.global->authority, in.cfg.tenant);
+    if (!thread_http(*in.global).post_form(url, f, resp, error))
+        return local_failure(error);
+    TokenResult r;
+    r.outcome = read_devicecode_response(resp, dc, r.message);
+    return r;
+}
+
+// The protocol code of a failed outcome.
+const char *failure_code(Outcome o)
+{
+    switch (o) {
+    case Outcome::RateLimited: return "rate_limited";
+    case Outcome::Permanent: return "idp_refused";
+    default: return "idp_unavailable";
+    }
+}
+} // namespace
+
+// Wall-clock time in seconds.
+double now_seconds()
+{
+    struct timeval tv;
+    gettimeofday(&tv, nullptr);
+    return (double)tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+Broker::Broker(Workers &workers, BackoffPolicy policy) : workers_(workers), policy_(policy) {}
+Broker::~Broker() = default;
+
+// (Re)load accounts; unchanged ones keep their cache and refresh token.
+bool Broker::configure(const Config &cfg, std::string &error)
+{
+    auto store = std::make_shared<TokenStore>(cfg.state_dir);
+    if (!store->open(error))
+        return false;
+    std::map<std::string, std::unique_ptr<AccountState>, std::less<>> next;
+    for (const AccountConfig &a : cfg.accounts) {
+        auto st = std::make_unique<AccountState>();
+        if (!load_secrets(a, st->secrets, error))
+            return false;
+        st->cfg = a;
+        auto old = accounts_.find(a.name);
+        if (old != accounts_.end() && same_account(old->second->cfg, a)) {
+            old->second->cfg = a;
+            old->second->secrets = st->secrets;
+            next[a.name] = std::move(old->second);
+            continue;
+        }
+        if (a.grant == Grant::RefreshToken && !store->load(a.name, st->refresh_token, error) &&
+            !error.empty())
+            return false;
+        error.clear();
+        st->generation = ++generation_;
+        next[a.name] = std::move(st);
+    }
+    for (auto &[name, st] : accounts_) {
+        if (!st)
+            continue;
+        TokenReply r;
+        r.code = "unknown_account";
+        r.reason = "account " + name + " was removed by a reload";
+        answer_waiters(*st, r);
+    }
+    accounts_ = std::move(next);
+    cfg_ = std::make_shared<const Config>(cfg);
+    store_ = store;
+    return true;
+}
+
+// Ask the IdP for every account that has no token yet.
+void Broker::warm()
+{
+    for (auto &[name, st] : accounts_) {
+        bool signed_in = st->cfg.grant != Grant::RefreshToken || !st->refresh_token.empty();
+        if (!st->in_flight && st->token.empty() && signed_in)
+            start_fetch(*st);
+    }
+}
+
+// The cached token as a reply.
+TokenReply Broker::reply_from_cache(const AccountState &st) const
+{
+    TokenReply r;
+    r.ok = true;
+    r.token = st.token;
+    r.expires = st.times.expires;
+    r.hash = st.hash;
+    return r;
+}
+
+// The last failure as a reply, with how long to wait.
+TokenReply Broker::reply_from_failure(const AccountState &st) const
+{
+    TokenReply r;
+    r.temporary = st.last_outcome != Outcome::Permanent;
+    r.code = failure_code(st.last_outcome);
+    r.reason = st.last_error.empty() ? "no token yet" : st.last_error;
+    double wait = st.next_attempt - now_seconds();
+    r.retry_after = wait > 0 ? (int)std::ceil(wait) : 1;
+    return r;
+}
+
+// Hand reply to every caller waiting on st's request.
+void Broker::answer_waiters(AccountState &st, const TokenReply &reply)
+{
+    std::vector<TokenCallback> w;
+    w.swap(st.waiters);
+    if (reply.ok)
+        st.served += w.size();
+    for (auto &cb : w)
+        cb(reply);
+}
+
+// Serve from cache, join the request in flight, or start one.
+void Broker::get_token(const std::string &account, TokenCallback cb)
+{
+    auto it = accounts_.find(account);
+    if (it == accounts_.end()) {
+        TokenReply r;
+        r.temporary = false;
+        r.code = "unknown_account";
+        r.reason = "no account named " + proto::sanitize(account, 64);
+        return cb(r);
+    }
+    AccountState &st = *it->second;
+    double now = now_seconds();
+    if (token_servable(st.times, (int64_t)now) && !st.token.empty()) {
+        st.served++;
+        cb(reply_from_cache(st));
+        if (!st.in_flight && now >= st.next_attempt &&
+            token_needs_refresh(st.times, (int64_t)now, cfg_->refresh_ahead))
+            start_fetch(st);
+        return;
+    }
+    if (st.cfg.grant == Grant::RefreshToken && st.refresh_token.empty()) {
+        TokenReply r;
+        r.temporary = false;
+        r.code = "no_refresh_token";
+        r.reason = "account " + account + " is not signed in: run exoauthctl login " + account;
+        return cb(r);
+    }
+    if (!st.in_flight && now < st.next_attempt)
+        return cb(reply_from_failure(st));
+    st.waiters.push_back(std::move(cb));
+    if (!st.in_flight)
+        start_fetch(st);
+}
+
+// Submit st's token request to a worker (single flight: one at a time).
+void Broker::start_fetch(AccountState &st)
+{
+    st.in_flight = true;
+    auto in = std::make_shared<FetchInput>();
+    in->cfg = st.cfg;
+    in->secrets = st.secrets;
+    in->global = cfg_;
+    in->store = store_;
+    in->refresh_token = st.refresh_token;
+    auto result = std::make_shared<TokenResult>();
+    std::string name = st.cfg.name;
+    uint64_t gen = st.generation;
+    log_debug("account %s: requesting a token from the IdP", name.c_str());
+    workers_.submit([in, result] { *result = fetch_token(*in); },
+                    [this, name, gen, result] { finish_fetch(name, gen, std::move(*result)); });
+}
+
+// Record a failure and schedule the next attempt.
+void Broker::note_failure(AccountState &st, const TokenResult &r)
+{
+    st.failures++;
+    st.last_outcome = r.outcome == Outcome::Ok ? Outcome::Temporary : r.outcome;
+    st.last_error = proto::sanitize(r.message, 400);
+    double delay = r.outcome == Outcome::RateLimited
+                       ? rate_limit_delay(policy_, r.retry_after, st.failures, jitter01())
+                       : backoff_delay(policy_, st.failures, jitter01());
+    st.next_attempt = now_seconds() + delay;
+    log_warning("account %s: %s (attempt %d failed; next in %.1f s)", st.cfg.name.c_str(),
+                st.last_error.c_str(), st.failures, delay);
+}
+
+// Completion of a token request on the event loop.
+void Broker::finish_fetch(const std::string &name, uint64_t generation, TokenResult r)
+{
+    auto it = accounts_.find(name);
+    if (it == accounts_.end() || it->second->generation != generation)
+        return;
+    AccountState &st = *it->second;
+    st.in_flight = false;
+    st.idp_requests++;
+    idp_requests_++;
+    if (r.outcome != Outcome::Ok) {
+        note_failure(st, r);
+        bool servable = token_servable(st.times, (int64_t)now_seconds()) && !st.token.empty();
+        answer_waiters(st, servable ? reply_from_cache(st) : reply_from_failure(st));
+        return;
+    }
+    int64_t now = (int64_t)now_seconds();
+    st.token = std::move(r.access_token);
+    st.times = TokenTimes{now, now + r.expires_in};
+    st.hash = short_hash(st.token.str());
+    if (!r.refresh_token.empty())
+        st.refresh_token = std::move(r.refresh_token);
+    st.failures = 0;
+    st.next_attempt = 0;
+    st.last_error.clear();
+    log_info("account %s: token %s acquired, valid for %lld s", name.c_str(), st.hash.c_str(),
+             (long long)r.expires_in);
+    answer_waiters(st, reply_from_cache(st));
+}
+
+// Forget a token upstream rejected, if it is still the current one.
+bool Broker::invalidate(const std::string &account, const std::string &hash, std::string &why)
+{
+    auto it = accounts_.find(account);
+    if (it == accounts_.end()) {
+        why = "unknown account";
+        return false;
+    }
+    AccountState &st = *it->second;
+    double now = now_seconds();
+    if (st.token.empty() || !secure_equal(st.hash, hash)) {
+        why = "not the current token";
+        return false;
+    }
+    if (now - st.last_invalidate < INVALIDATE_INTERVAL) {
+        why = "a token of this account was invalidated less than 10 s ago";
+        return false;
+    }
+    log_warning("account %s: token %s rejected upstream; dropped", account.c_str(), st.hash.c_str());
+    st.token.clear();
+    st.times = TokenTimes{};
+    st.hash.clear();
+    st.last_invalidate = now;
+    return true;
+}
+
+// Background work: refresh ahead of expiry, retry after transient
+// failures, poll device-code sign-ins.
+int Broker::tick()
+{
+    double now = now_seconds();
+    for (auto &[name, st] : accounts_) {
+        if (st->in_flight || now < st->next_attempt)
+            continue;
+        bool signed_in = st->cfg.grant != Grant::RefreshToken || !st->refresh_token.empty();
+        bool has = !st->token.empty();
+        bool refresh = has && token_needs_refresh(st->times, (int64_t)now, cfg_->refresh_ahead);
+        bool retry = !has && st->failures > 0 && st->last_outcome != Outcome::Permanent;
+        if (signed_in && (refresh || retry))
+            start_fetch(*st);
+    }
+    for (size_t i = 0; i < logins_.size(); i++) {
+        auto ls = logins_[i];
+        if (!ls->polling && now >= ls->next_poll)
+            login_poll(ls);
+    }
+    return 1000;
+}
+
+// One ACCOUNT line per account for STATUS.
+std::vector<proto::Fields> Broker::status() const
+{
+    std::vector<proto::Fields> out;
+    double now = now_seconds();
+    for (const auto &[name, st] : accounts_) {
+        const char *state = st->in_flight ? "refreshing"
+                            : token_servable(st->times, (int64_t)now) && !st->token.empty() ? "valid"
+                            : now < st->next_attempt ? "backoff"
+                            : st->failures ? "failed"
+                                           : "empty";
+        bool cc = st->cfg.grant == Grant::ClientCredentials;
+        out.push_back({{"name", name},
+                       {"grant", cc ? "client_credentials" : "refresh_token"},
+                       {"state", state},
+                       {"expires", std::to_string(st->times.expires)},
+                       {"hash", st->hash.empty() ? "-" : st->hash},
+                       {"idp_requests", std::to_string(st->idp_requests)},
+                       {"served", std::to_string(st->served)},
+                       {"signed_in", cc || !st->refresh_token.empty() ? "yes" : "no"},
+                       {"last_error", st->last_error}});
+    }
+    return out;
+}
+
+// Start a device-code sign-in for a delegated account.
+void Broker::login(const std::string &account, PendingCallback pending, TokenCallback done)
+{
+    TokenReply fail;
+    fail.temporary = false;
+    auto it = accounts_.find(account);
+    if (it == accounts_.end() || it->second->cfg.grant != Grant::RefreshToken) {
+        fail.code = it == accounts_.end() ? "unknown_account" : "not_delegated";
+        fail.reason = it == accounts_.end() ? "no such account"
+                                            : "account uses client credentials; nothing to sign in";
+        return done(fail);
+    }
+    auto in = std::make_shared<FetchInput>();
+    in->cfg = it->second->cfg;
+    in->global = cfg_;
+    auto ls = std::make_shared<LoginState>();
+    ls->account = account;
+    ls->generation = it->second->generation;
+    ls->done = std::move(done);
+    auto r = std::make_shared<TokenResult>();
+    workers_.submit([in, ls, r] { *r = fetch_devicecode(*in, ls->dc); },
+                    [this, ls, r, pending] {
+                        if (r->outcome != Outcome::Ok) {
+                            TokenReply f;
+                            f.temporary = r->outcome != Outcome::Permanent;
+                            f.code = failure_code(r->outcome);
+                            f.reason = proto::sanitize(r->message, 400);
+                            return ls->done(f);
+                        }
+                        double now = now_seconds();
+                        ls->deadline = now + ls->dc.expires_in;
+                        ls->next_poll = now + ls->dc.interval;
+                        logins_.push_back(ls);
+                        log_info("account %s: device-code sign-in started", ls->account.c_str());
+                        pending(LoginPending{ls->dc.user_code, ls->dc.verification_uri,
+                                             ls->dc.message, ls->dc.expires_in});
+                    });
+}
+
+// Ask the token endpoint whether the person has signed in yet.
+void Broker::login_poll(std::shared_ptr<LoginState> ls)
+{
+    auto it = accounts_.find(ls->account);
+    if (it == accounts_.end() || it->second->generation != ls->generation) {
+        TokenResult r;
+        r.outcome = Outcome::Permanent;
+        r.message = "account changed by a reload during sign-in";
+        return login_finish(ls, std::move(r));
+    }
+    ls->polling = true;
+    auto in = std::make_shared<FetchInput>();
+    in->cfg = it->second->cfg;
+    in->secrets = it->second->secrets;
+    in->global = cfg_;
+    in->store = store_;
+    in->device_code = ls->dc.device_code;
+    auto r = std::make_shared<TokenResult>();
+    workers_.submit([in, r] { *r = fetch_token(*in); },
+                    [this, ls, r] { login_finish(ls, std::move(*r)); });
+}
+
+// Handle a poll answer: wait more, or finish with the stored token.
+void Broker::login_finish(std::shared_ptr<LoginState> ls, TokenResult r)
+{
+    ls->polling = false;
+    double now = now_seconds();
+    bool expired = now >= ls->deadline;
+    if ((r.outcome == Outcome::Pending || r.outcome == Outcome::Temporary ||
+         r.outcome == Outcome::RateLimited) && !expired) {
+        if (r.error == "slow_down")
+            ls->dc.interval += 5;
+        ls->next_poll = now + std::max(ls->dc.interval, r.retry_after > 0 && r.error != "slow_down"
+                                                           ? r.retry_after : 0);
+        return;
+    }
+    logins_.erase(std::remove(logins_.begin(), logins_.end(), ls), logins_.end());
+    TokenReply reply;
+    auto it = accounts_.find(ls->account);
+    if (r.outcome == Outcome::Ok && it != accounts_.end() && !r.refresh_token.empty()) {
+        AccountState &st = *it->second;
+        int64_t t = (int64_t)now;
+        st.token = std::move(r.access_token);
+        st.times = TokenTimes{t, t + r.expires_in};
+        st.hash = short_hash(st.token.str());
+        st.refresh_token = std::move(r.refresh_token);
+        st.failures = 0;
+        st.next_attempt = 0;
+        st.last_error.clear();
+        log_info("account %s: signed in; refresh token stored", ls->account.c_str());
+        return ls->done(reply_from_cache(st));
+    }
+    reply.temporary = false;
+    reply.code = r.error == "expired_token" || expired ? "expired"
+                 : r.error == "authorization_declined" || r.error == "access_denied" ? "declined"
+                 : r.outcome == Outcome::Ok ? "no_refresh_token"
+                                            : "idp_refused";
+    reply.reason = expired && r.message.empty() ? "the code expired before sign-in"
+                   : r.outcome == Outcome::Ok  ? "the IdP returned no refresh token (is offline_access in scope?)"
+                                               : proto::sanitize(r.message, 400);
+    log_warning("account %s: sign-in failed: %s", ls->account.c_str(), reply.reason.c_str());
+    ls->done(reply);
+}
+
+} // namespace exo

@@ -1,1 +1,658 @@
-// server.cc: placeholder, being written.
+// server.cc: exoauthd's event loop (see server.hh). One thread, epoll,
+// level-triggered, non-blocking sockets. Every accepted peer is checked
+// with SO_PEERCRED before a byte is read; every line is bounded; a peer that
+// sends garbage gets an ERROR or is disconnected, and others never notice.
+#include "exoauth_config.h"
+
+#include "server.hh"
+
+#include "log.hh"
+#include "secret.hh"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+namespace exo {
+
+namespace {
+constexpr int MAX_IN_FLIGHT = 64;          // requests per connection
+constexpr size_t MAX_OUT = 1024 * 1024;    // unread answers before we drop the peer
+constexpr double IDLE_TIMEOUT = 300.0;     // seconds without a request
+constexpr double TICK_INTERVAL = 0.2;      // seconds between broker ticks
+
+// Monotonic seconds for timers.
+double mono_now()
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+// Numeric id, or -1 if s is not a plain decimal number.
+long parse_id(const std::string &s)
+{
+    if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), ::isdigit))
+        return -1;
+    return std::stol(s);
+}
+
+// uid of a user name or number; false if unknown.
+bool lookup_uid(const std::string &name, uid_t &uid)
+{
+    long n = parse_id(name);
+    if (n >= 0) {
+        uid = (uid_t)n;
+        return true;
+    }
+    struct passwd *pw = getpwnam(name.c_str());
+    if (pw)
+        uid = pw->pw_uid;
+    return pw != nullptr;
+}
+
+// gid of a group name or number; false if unknown.
+bool lookup_gid(const std::string &name, gid_t &gid)
+{
+    long n = parse_id(name);
+    if (n >= 0) {
+        gid = (gid_t)n;
+        return true;
+    }
+    struct group *gr = getgrnam(name.c_str());
+    if (gr)
+        gid = gr->gr_gid;
+    return gr != nullptr;
+}
+
+// Add fd to epoll with events.
+bool ep_add(int epfd, int fd, uint32_t events)
+{
+    struct epoll_event ev = {};
+    ev.events = events;
+    ev.data.fd = fd;
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+// Remove a stale socket file; refuse if a live daemon answers on it.
+bool clear_stale_socket(const std::string &path, std::string &error)
+{
+    struct stat st;
+    if (lstat(path.c_str(), &st) < 0)
+        return true;
+    if (!S_ISSOCK(st.st_mode)) {
+        error = path + ": exists and is not a socket";
+        return false;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {};
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path.c_str(), path.size());
+    bool live = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    if (live) {
+        error = path + ": another exoauthd is listening there";
+        return false;
+    }
+    unlink(path.c_str());
+    return true;
+}
+
+// Give the socket file its owner, group and mode.
+bool set_socket_owner(const ListenConfig &l, std::string &error)
+{
+    uid_t uid = (uid_t)-1;
+    gid_t gid = (gid_t)-1;
+    if (!l.owner.empty() && !lookup_uid(l.owner, uid)) {
+        error = "listen " + l.name + ": unknown owner " + l.owner;
+        return false;
+    }
+    if (!l.group.empty() && !lookup_gid(l.group, gid)) {
+        error = "listen " + l.name + ": unknown group " + l.group;
+        return false;
+    }
+    if ((uid != (uid_t)-1 || gid != (gid_t)-1) && lchown(l.path.c_str(), uid, gid) < 0) {
+        error = "chown " + l.path + ": " + strerror(errno);
+        return false;
+    }
+    if (chmod(l.path.c_str(), l.mode) < 0) {
+        error = "chmod " + l.path + ": " + strerror(errno);
+        return false;
+    }
+    return true;
+}
+
+// Create one listening socket.
+int bind_one(const ListenConfig &l, std::string &error)
+{
+    if (l.path.size() >= sizeof(sockaddr_un::sun_path)) {
+        error = l.path + ": path too long for a UNIX socket";
+        return -1;
+    }
+    if (!clear_stale_socket(l.path, error))
+        return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {};
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, l.path.c_str(), l.path.size());
+    mode_t old = umask(0177);
+    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    umask(old);
+    if (!ok || listen(fd, SOMAXCONN) < 0) {
+        error = "bind " + l.path + ": " + strerror(errno);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (!set_socket_owner(l, error)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+// True when the directory that would hold path exists.
+bool parent_exists(const std::string &path)
+{
+    std::string dir = path.substr(0, path.rfind('/'));
+    struct stat st;
+    return stat(dir.empty() ? "/" : dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+} // namespace
+
+// One client connection.
+struct Connection {
+    int fd = -1;
+    bool admin = false;
+    std::string who;
+    proto::LineBuffer in;
+    std::string out;
+    bool got_version = false;
+    bool closed = false;
+    int in_flight = 0;
+    bool reading = true;
+    bool want_write = false;
+    double last_activity = 0;
+};
+
+// Resolve user and group names of the allow-list to numbers.
+bool resolve_allow_list(const Config &cfg, AllowList &out, std::string &error)
+{
+    AllowList a;
+    for (const auto &u : cfg.allow_users) {
+        uid_t uid;
+        if (lookup_uid(u, uid))
+            a.uids.insert(uid);
+        else
+            log_warning("allow_users: no user %s on this system; ignored", u.c_str());
+    }
+    for (const auto &g : cfg.allow_groups) {
+        gid_t gid;
+        if (lookup_gid(g, gid))
+            a.gids.insert(gid);
+        else
+            log_warning("allow_groups: no group %s on this system; ignored", g.c_str());
+    }
+    for (const auto &u : cfg.admin_users) {
+        uid_t uid;
+        if (!lookup_uid(u, uid)) {
+            error = "admin_users: no user " + u;
+            return false;
+        }
+        a.admins.insert(uid);
+    }
+    out = std::move(a);
+    return true;
+}
+
+Server::Server(Broker &broker, Workers &workers) : broker_(broker), workers_(workers) {}
+
+// Close every socket and remove the socket files we created.
+Server::~Server()
+{
+    for (auto &[fd, c] : conns_)
+        close(fd);
+    for (int fd : listeners_)
+        close(fd);
+    for (const auto &p : paths_)
+        unlink(p.c_str());
+    if (epfd_ >= 0)
+        close(epfd_);
+    if (sigfd_ >= 0)
+        close(sigfd_);
+}
+
+// Bind every configured socket; optional ones are skipped if their
+// directory is missing (Postfix not installed).
+bool Server::bind_all(const Config &cfg, std::string &error)
+{
+    for (const ListenConfig &l : cfg.listens) {
+        if (l.optional && !parent_exists(l.path)) {
+            log_info("listen %s: %s does not exist; skipped", l.name.c_str(), l.path.c_str());
+            continue;
+        }
+        int fd = bind_one(l, error);
+        if (fd < 0)
+            return false;
+        listeners_.push_back(fd);
+        paths_.push_back(l.path);
+        log_info("listening on %s", l.path.c_str());
+    }
+    if (listeners_.empty()) {
+        error = "no socket to listen on";
+        return false;
+    }
+    return true;
+}
+
+// Take the allow-list and limits from a (re)loaded configuration.
+bool Server::configure(const Config &cfg, std::string &error)
+{
+    AllowList a;
+    if (!resolve_allow_list(cfg, a, error))
+        return false;
+    allow_ = std::move(a);
+    max_clients_ = cfg.max_clients;
+    return true;
+}
+
+// SO_PEERCRED (and supplementary groups) against the allow-list.
+bool Server::peer_allowed(int fd, bool &admin, std::string &who)
+{
+    struct ucred cr = {};
+    socklen_t len = sizeof(cr);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+        return false;
+    who = "pid=" + std::to_string(cr.pid) + " uid=" + std::to_string(cr.uid) +
+          " gid=" + std::to_string(cr.gid);
+    admin = cr.uid == 0 || allow_.admins.count(cr.uid);
+    if (cr.uid == 0 || cr.uid == geteuid() || allow_.uids.count(cr.uid) || allow_.gids.count(cr.gid))
+        return true;
+    gid_t groups[256];
+    len = sizeof(groups);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+        for (size_t i = 0; i < len / sizeof(gid_t); i++)
+            if (allow_.gids.count(groups[i]))
+                return true;
+    return false;
+}
+
+// Accept every pending connection on a listener.
+void Server::accept_on(int lfd)
+{
+    for (;;) {
+        int fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        bool admin = false;
+        std::string who;
+        const char *refusal = nullptr;
+        if (!peer_allowed(fd, admin, who))
+            refusal = "*\tERROR\treason=not allowed\n";
+        else if ((int)conns_.size() >= max_clients_)
+            refusal = "*\tERROR\treason=too many connections\n";
+        if (refusal) {
+            log_warning("refused connection from %s: %s", who.c_str(), refusal + 15);
+            (void)!::send(fd, refusal, strlen(refusal), MSG_NOSIGNAL | MSG_DONTWAIT);
+            close(fd);
+            continue;
+        }
+        auto c = std::make_shared<Connection>();
+        c->fd = fd;
+        c->admin = admin;
+        c->who = who;
+        c->last_activity = mono_now();
+        conns_[fd] = c;
+        ep_add(epfd_, fd, EPOLLIN);
+        send(*c, proto::format_version());
+        log_debug("connection from %s", who.c_str());
+    }
+}
+
+// Read what the peer sent and handle complete lines.
+void Server::on_readable(const std::shared_ptr<Connection> &c)
+{
+    char buf[65536];
+    ssize_t n = read(c->fd, buf, sizeof(buf));
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        close_conn(*c);
+        return;
+    }
+    if (n < 0)
+        return;
+    c->in.append(buf, (size_t)n);
+    c->last_activity = mono_now();
+    std::string line;
+    while (!c->closed && c->in_flight < MAX_IN_FLIGHT) {
+        proto::LineBuffer::Next next = c->in.next(line);
+        if (next == proto::LineBuffer::Next::NeedMore)
+            break;
+        if (next != proto::LineBuffer::Next::Line) {
+            bool too_long = next == proto::LineBuffer::Next::TooLong;
+            send(*c, proto::format_line("*", "ERROR", {{"reason", too_long ? "line too long" : "NUL byte"}}));
+            log_warning("%s: %s; disconnected", c->who.c_str(), too_long ? "line too long" : "NUL byte");
+            close_conn(*c);
+            break;
+        }
+        handle_line(c, line);
+    }
+    wipe(line);
+    update_events(*c);
+}
+
+// Process any lines still buffered once requests have drained.
+void Server::finish_request(const std::shared_ptr<Connection> &c)
+{
+    c->in_flight--;
+    if (c->closed)
+        return;
+    std::string line;
+    while (c->in_flight < MAX_IN_FLIGHT && !c->closed &&
+           c->in.next(line) == proto::LineBuffer::Next::Line)
+        handle_line(c, line);
+    update_events(*c);
+}
+
+// One line: the VERSION greeting first, then requests.
+void Server::handle_line(const std::shared_ptr<Connection> &c, const std::string &line)
+{
+    if (!c->got_version) {
+        int major = 0, minor = 0;
+        const char *why = !proto::parse_version(line, major, minor) ? "expected VERSION"
+                          : major != proto::VERSION_MAJOR           ? "unsupported protocol version"
+                                                                    : nullptr;
+        if (why) {
+            send(*c, proto::format_line("*", "ERROR", {{"reason", why}}));
+            close_conn(*c);
+        }
+        c->got_version = true;
+        return;
+    }
+    proto::Request req;
+    std::string error;
+    proto::Parse p = proto::parse_request(line, req, error);
+    requests_++;
+    if (p == proto::Parse::Fatal) {
+        send(*c, proto::format_line("*", "ERROR", {{"reason", error}}));
+        log_warning("%s: %s; disconnected", c->who.c_str(), error.c_str());
+        close_conn(*c);
+        return;
+    }
+    if (p == proto::Parse::Error) {
+        send(*c, proto::format_line(req.id, "ERROR", {{"reason", error}}));
+        return;
+    }
+    dispatch(c, req);
+}
+
+// Route a parsed request to its command.
+void Server::dispatch(const std::shared_ptr<Connection> &c, const proto::Request &req)
+{
+    if (req.command == "TOKEN")
+        cmd_token(c, req);
+    else if (req.command == "PING")
+        send(*c, proto::format_line(req.id, "OK", {}));
+    else if (req.command == "INVALIDATE")
+        cmd_invalidate(c, req);
+    else if (req.command == "STATUS")
+        cmd_status(c, req);
+    else if (req.command == "LOGIN")
+        cmd_login(c, req);
+    else
+        send(*c, proto::format_line(req.id, "ERROR", {{"reason", "unknown command"}}));
+}
+
+// The FAIL line of a failed reply.
+static std::string fail_line(const std::string &id, const TokenReply &r)
+{
+    proto::Fields f = {{"kind", r.temporary ? "temp" : "perm"}, {"code", r.code}, {"reason", r.reason}};
+    if (r.retry_after > 0)
+        f.emplace_back("retry_after", std::to_string(r.retry_after));
+    return proto::format_line(id, "FAIL", f);
+}
+
+// TOKEN account=NAME
+void Server::cmd_token(const std::shared_ptr<Connection> &c, const proto::Request &req)
+{
+    const std::string *account = req.arg("account");
+    if (!account) {
+        send(*c, proto::format_line(req.id, "ERROR", {{"reason", "missing account"}}));
+        return;
+    }
+    c->in_flight++;
+    std::weak_ptr<Connection> weak = c;
+    std::string id = req.id;
+    broker_.get_token(*account, [this, weak, id](const TokenReply &r) {
+        auto conn = weak.lock();
+        if (!conn || conn->closed)
+            return;
+        if (r.ok) {
+            Secret line(proto::format_line(id, "OK", {{"token", r.token.str()},
+                                                      {"expires", std::to_string(r.expires)},
+                                                      {"hash", r.hash}}));
+            send(*conn, line.str());
+        } else {
+            send(*conn, fail_line(id, r));
+        }
+        finish_request(conn);
+    });
+}
+
+// INVALIDATE account=NAME hash=HEX
+void Server::cmd_invalidate(const std::shared_ptr<Connection> &c, const proto::Request &req)
+{
+    const std::string *account = req.arg("account");
+    const std::string *hash = req.arg("hash");
+    if (!account || !hash) {
+        send(*c, proto::format_line(req.id, "ERROR", {{"reason", "missing account or hash"}}));
+        return;
+    }
+    std::string why;
+    bool dropped = broker_.invalidate(*account, *hash, why);
+    proto::Fields f = {{"dropped", dropped ? "yes" : "no"}};
+    if (!dropped)
+        f.emplace_back("reason", why);
+    send(*c, proto::format_line(req.id, "OK", f));
+}
+
+// STATUS: one ACCOUNT line per account, then the daemon's figures.
+void Server::cmd_status(const std::shared_ptr<Connection> &c, const proto::Request &req)
+{
+    for (const auto &f : broker_.status())
+        send(*c, proto::format_line(req.id, "ACCOUNT", f));
+    send(*c, proto::format_line(req.id, "OK",
+                                {{"version", PACKAGE_VERSION},
+                                 {"uptime", std::to_string((long)(mono_now() - started_))},
+                                 {"connections", std::to_string(conns_.size())},
+                                 {"requests", std::to_string(requests_)},
+                                 {"idp_requests", std::to_string(broker_.idp_requests())}}));
+}
+
+// LOGIN account=NAME (admins only): device-code sign-in.
+void Server::cmd_login(const std::shared_ptr<Connection> &c, const proto::Request &req)
+{
+    const std::string *account = req.arg("account");
+    if (!account) {
+        send(*c, proto::format_line(req.id, "ERROR", {{"reason", "missing account"}}));
+        return;
+    }
+    if (!c->admin) {
+        send(*c, fail_line(req.id, TokenReply{false, {}, 0, {}, false, "not_allowed",
+                                              "LOGIN needs root or a user in admin_users", -1}));
+        return;
+    }
+    c->in_flight++;
+    std::weak_ptr<Connection> weak = c;
+    std::string id = req.id;
+    auto pending = [this, weak, id](const LoginPending &p) {
+        if (auto conn = weak.lock(); conn && !conn->closed)
+            send(*conn, proto::format_line(id, "PENDING",
+                                           {{"user_code", p.user_code},
+                                            {"verification_uri", p.verification_uri},
+                                            {"expires_in", std::to_string(p.expires_in)},
+                                            {"message", proto::sanitize(p.message)}}));
+    };
+    broker_.login(*account, pending, [this, weak, id](const TokenReply &r) {
+        auto conn = weak.lock();
+        if (!conn || conn->closed)
+            return;
+        send(*conn, r.ok ? proto::format_line(id, "OK", {{"expires", std::to_string(r.expires)}})
+                         : fail_line(id, r));
+        finish_request(conn);
+    });
+}
+
+// Queue a line; write at once when nothing is pending. Sent bytes are
+// wiped, since answers carry tokens.
+void Server::send(Connection &c, const std::string &line)
+{
+    if (c.closed)
+        return;
+    c.out.append(line);
+    if (c.out.size() > MAX_OUT) {
+        log_warning("%s: does not read its answers; disconnected", c.who.c_str());
+        close_conn(c);
+        return;
+    }
+    if (!c.want_write) {
+        ssize_t n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            wipe(&c.out[0], (size_t)n);
+            c.out.erase(0, (size_t)n);
+        }
+        if (!c.out.empty())
+            update_events(c);
+    }
+}
+
+// Flush queued answers when the socket can take them.
+void Server::on_writable(const std::shared_ptr<Connection> &c)
+{
+    ssize_t n = ::send(c->fd, c->out.data(), c->out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        close_conn(*c);
+        return;
+    }
+    if (n > 0) {
+        wipe(&c->out[0], (size_t)n);
+        c->out.erase(0, (size_t)n);
+    }
+    update_events(*c);
+}
+
+// Watch for input unless too many requests are in flight; for output
+// while answers are queued.
+void Server::update_events(Connection &c)
+{
+    if (c.closed)
+        return;
+    bool reading = c.in_flight < MAX_IN_FLIGHT;
+    bool writing = !c.out.empty();
+    if (reading == c.reading && writing == c.want_write)
+        return;
+    c.reading = reading;
+    c.want_write = writing;
+    struct epoll_event ev = {};
+    ev.events = (reading ? (uint32_t)EPOLLIN : 0u) | (writing ? (uint32_t)EPOLLOUT : 0u);
+    ev.data.fd = c.fd;
+    epoll_ctl(epfd_, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+// Close a connection; callbacks still pending see `closed` and do nothing.
+void Server::close_conn(Connection &c)
+{
+    if (c.closed)
+        return;
+    if (!c.out.empty())
+        (void)!::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    wipe(c.out);
+    c.in.wipe();
+    c.closed = true;
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
+    close(c.fd);
+    int fd = c.fd;
+    c.fd = -1;
+    conns_.erase(fd);
+}
+
+// Drop connections idle for IDLE_TIMEOUT with nothing in flight.
+void Server::expire_idle()
+{
+    double now = mono_now();
+    std::vector<std::shared_ptr<Connection>> idle;
+    for (auto &[fd, c] : conns_)
+        if (c->in_flight == 0 && now - c->last_activity > IDLE_TIMEOUT)
+            idle.push_back(c);
+    for (auto &c : idle)
+        close_conn(*c);
+}
+
+// The event loop.
+bool Server::run(std::function<void()> reload, std::string &error)
+{
+    epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigfd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (epfd_ < 0 || sigfd_ < 0 || !ep_add(epfd_, sigfd_, EPOLLIN) ||
+        !ep_add(epfd_, workers_.event_fd(), EPOLLIN)) {
+        error = std::string("event loop setup: ") + strerror(errno);
+        return false;
+    }
+    for (int fd : listeners_)
+        ep_add(epfd_, fd, EPOLLIN);
+    running_ = true;
+    started_ = mono_now();
+    double last_tick = 0, last_idle = started_;
+    struct epoll_event evs[64];
+    while (running_) {
+        double now = mono_now();
+        if (now - last_tick >= TICK_INTERVAL) {
+            broker_.tick();
+            last_tick = now;
+        }
+        if (now - last_idle >= 1.0) {
+            expire_idle();
+            last_idle = now;
+        }
+        int n = epoll_wait(epfd_, evs, 64, (int)(TICK_INTERVAL * 1000));
+        for (int i = 0; i < n; i++) {
+            int fd = evs[i].data.fd;
+            if (fd == sigfd_) {
+                struct signalfd_siginfo si;
+                while (read(sigfd_, &si, sizeof(si)) == sizeof(si)) {
+                    if (si.ssi_signo == SIGHUP)
+                        reload();
+                    else
+                        running_ = false;
+                }
+            } else if (fd == workers_.event_fd()) {
+                workers_.run_completions();
+            } else if (std::find(listeners_.begin(), listeners_.end(), fd) != listeners_.end()) {
+                accept_on(fd);
+            } else if (auto it = conns_.find(fd); it != conns_.end()) {
+                auto c = it->second;
+                if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                    on_readable(c);
+                if (!c->closed && (evs[i].events & EPOLLOUT))
+                    on_writable(c);
+            }
+        }
+    }
+    return true;
+}
+
+} // namespace exo

@@ -1,0 +1,74 @@
+// server.hh: exoauthd's socket server: the listening UNIX sockets, the
+// SO_PEERCRED allow-list check on every accepted connection, line framing
+// and request dispatch to the broker, all on one epoll event loop. Input
+// from peers is untrusted and bounded (protocol.hh limits).
+#pragma once
+
+#include "broker.hh"
+#include "config.hh"
+#include "protocol.hh"
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace exo {
+
+struct Connection;
+
+// Who may connect, resolved to numbers once per (re)load.
+struct AllowList {
+    std::set<uid_t> uids;
+    std::set<gid_t> gids;
+    std::set<uid_t> admins;
+};
+bool resolve_allow_list(const Config &cfg, AllowList &out, std::string &error);
+
+class Server {
+public:
+    Server(Broker &broker, Workers &workers);
+    ~Server();
+    // Create, chmod and chown every listen socket (as root, before the drop).
+    bool bind_all(const Config &cfg, std::string &error);
+    // Allow-list and limits from cfg (also on reload).
+    bool configure(const Config &cfg, std::string &error);
+    // Run until stop() (SIGTERM/SIGINT); SIGHUP calls reload.
+    bool run(std::function<void()> reload, std::string &error);
+    void stop() { running_ = false; }
+
+private:
+    void accept_on(int lfd);
+    bool peer_allowed(int fd, bool &admin, std::string &who);
+    void on_readable(const std::shared_ptr<Connection> &c);
+    void on_writable(const std::shared_ptr<Connection> &c);
+    void handle_line(const std::shared_ptr<Connection> &c, const std::string &line);
+    void dispatch(const std::shared_ptr<Connection> &c, const proto::Request &req);
+    void cmd_token(const std::shared_ptr<Connection> &c, const proto::Request &req);
+    void cmd_invalidate(const std::shared_ptr<Connection> &c, const proto::Request &req);
+    void cmd_status(const std::shared_ptr<Connection> &c, const proto::Request &req);
+    void cmd_login(const std::shared_ptr<Connection> &c, const proto::Request &req);
+    void send(Connection &c, const std::string &line);
+    void finish_request(const std::shared_ptr<Connection> &c);
+    void close_conn(Connection &c);
+    void update_events(Connection &c);
+    void expire_idle();
+
+    Broker &broker_;
+    Workers &workers_;
+    AllowList allow_;
+    int max_clients_ = 256;
+    int epfd_ = -1;
+    int sigfd_ = -1;
+    std::vector<int> listeners_;
+    std::vector<std::string> paths_;
+    std::map<int, std::shared_ptr<Connection>> conns_;
+    bool running_ = false;
+    double started_ = 0;
+    uint64_t requests_ = 0;
+};
+
+} // namespace exo

@@ -1,0 +1,74 @@
+# test_ctl.py: exoauthctl against a running exoauthd and the fake IdP:
+# status, token (hash only unless --show), doctor's verdicts, and exoauthd's
+# refusal of a bad configuration with file, line and reason.
+import os
+import subprocess
+
+import pytest
+
+import idp as fakeidp
+from conftest import EXOAUTHD, Daemon, cert_account
+
+CID = "44444444-2222-3333-4444-000000000001"
+
+
+@pytest.fixture
+def daemon(tmp_root, fresh_idp, daemons):
+    """A daemon with one certificate account."""
+    d = os.path.join(tmp_root, "certs-ctl")
+    os.makedirs(d, exist_ok=True)
+    cert, key, pem = fakeidp.make_app_cert(d, "app")
+    fresh_idp.register(tenant="contoso.example", client_id=CID, certificate_pem=pem)
+    dm = Daemon(tmp_root, fresh_idp, cert_account("app", CID, cert, key)).start()
+    daemons.append(dm)
+    return dm
+
+
+def test_token_shows_hash_not_token(daemon):
+    out = daemon.ctl("token", "app")
+    assert out.returncode == 0, out.stderr
+    s, f = daemon.token()
+    assert f["hash"] in out.stdout and f["token"] not in out.stdout
+    shown = daemon.ctl("token", "app", "--show")
+    assert f["token"] in shown.stdout
+
+
+def test_status_lists_accounts(daemon):
+    daemon.token()
+    out = daemon.ctl("status")
+    assert out.returncode == 0, out.stderr
+    assert "app" in out.stdout and "valid" in out.stdout and "client_credentials" in out.stdout
+
+
+def test_doctor_all_ok(daemon):
+    out = daemon.ctl("doctor")
+    assert out.returncode == 0, out.stdout + out.stderr
+    for what in ("config", "state_dir", "credential app", "socket", "idp", "token app"):
+        assert any(l.startswith("OK") and what in l for l in out.stdout.splitlines()), (what, out.stdout)
+
+
+def test_doctor_reports_daemon_down_with_fix(daemon):
+    daemon.stop()
+    out = daemon.ctl("doctor")
+    assert out.returncode == 1
+    assert any(l.startswith("FAIL") and "socket" in l for l in out.stdout.splitlines())
+    assert "fix: systemctl start exoauthd" in out.stdout
+
+
+def test_unknown_token_account_exit_status(daemon):
+    out = daemon.ctl("token", "nosuch")
+    assert out.returncode == 1 and "unknown_account" in out.stderr
+
+
+@pytest.mark.parametrize("text,line,reason", [
+    ("[global]\nstate_dir = /tmp\nbogus = 1\n", 3, "unknown key"),
+    ("[account a]\ntenant = t\n", 1, "client_id"),
+    ("[idp]\ncloud = mars\n", 2, "cloud"),
+])
+def test_bad_config_refused_with_file_line_reason(tmp_root, text, line, reason):
+    path = os.path.join(tmp_root, "bad.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    out = subprocess.run([EXOAUTHD, "-c", path], capture_output=True, text=True, timeout=10)
+    assert out.returncode != 0
+    assert "%s:%d:" % (path, line) in out.stderr and reason in out.stderr, out.stderr
