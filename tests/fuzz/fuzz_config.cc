@@ -1,0 +1,47 @@
+// fuzz_config.cc: libFuzzer target for the exoauthd.conf parser
+// (src/core/config.cc). Feeds arbitrary bytes to config_parse and, when a
+// file is accepted, checks the invariants the daemon relies on: sockets,
+// an authority, and well-formed accounts. Seeds: tests/fuzz/corpus/config/.
+// fuzz-sources: src/core/config.cc
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "config.hh"
+
+// Aborts (a crash the fuzzer reports) when an accepted Config breaks a rule.
+static void check_invariants(const exo::Config &cfg)
+{
+    if (cfg.listens.empty() || cfg.authority.rfind("https://", 0) != 0)
+        abort();
+    for (const auto &l : cfg.listens)
+        if (l.path.empty() || l.path[0] != '/' || l.path.size() > 107 || l.mode > 0777)
+            abort();
+    for (const auto &a : cfg.accounts) {
+        if (a.tenant.empty() || a.client_id.size() != 36 || a.scope.empty())
+            abort();
+        if (cfg.find_account(a.name) == nullptr)
+            abort();
+        bool cert = a.credential == exo::Credential::Certificate;
+        if (cert != (!a.certificate.empty() && !a.private_key.empty()))
+            abort();
+        if (a.grant == exo::Grant::ClientCredentials && a.credential == exo::Credential::None)
+            abort();
+    }
+}
+
+// One input: parse it; an accepted file must satisfy the invariants.
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    std::string_view text(reinterpret_cast<const char *>(data), size);
+    exo::Config cfg;
+    std::string error;
+    if (exo::config_parse(text, "fuzz.conf", cfg, error))
+        check_invariants(cfg);
+    else if (error.rfind("fuzz.conf:", 0) != 0)
+        abort();
+    return 0;
+}
