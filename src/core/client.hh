@@ -7,6 +7,7 @@
 #include "protocol.hh"
 
 #include <string>
+#include <vector>
 
 namespace exo {
 
@@ -31,6 +32,7 @@ public:
     void close();
 
 private:
+    bool read_line(std::string &line, int timeout_ms, std::string &error);
     int fd_ = -1;
     proto::LineBuffer in_;
 };

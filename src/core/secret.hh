@@ -11,7 +11,7 @@ namespace exo {
 
 // Overwrite a buffer so the secret does not linger in freed memory.
 void wipe(void *p, size_t n);
-void wipe(std::string &s);
+void wipe(std::string &s); // and empty it
 
 // Constant-time equality for secrets and hashes.
 bool secure_equal(std::string_view a, std::string_view b);

@@ -4,6 +4,7 @@
 # reload, and that no token or secret ever reaches the log.
 import os
 import re
+import subprocess
 import threading
 import time
 
@@ -207,7 +208,10 @@ def test_reload_keeps_cached_tokens(tmp_root, fresh_idp, daemons, app_cert):
 
 
 def test_wrong_ca_fails_verification(tmp_root, fresh_idp, daemons, app_cert):
-    other = fakeidp.make_ca(os.path.join(tmp_root, "otherca"))
+    other = os.path.join(tmp_root, "other-ca.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=not the fake IdP's CA", "-keyout", other + ".key", "-out", other],
+                   check=True, capture_output=True)
     cert, key, pem = app_cert
     fresh_idp.register(tenant="contoso.example", client_id=cid(13), certificate_pem=pem)
     d = Daemon(tmp_root, fresh_idp, cert_account("app", cid(13), cert, key), ca_file=other).start()
