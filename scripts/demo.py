@@ -3,6 +3,7 @@
 # runs exoauthd with a client-credentials account and shows what an
 # administrator sees with exoauthctl. Everything lives in a temp dir.
 import os
+import shutil
 import sys
 import tempfile
 
@@ -44,6 +45,7 @@ def main():
             return doctor.returncode
         finally:
             d.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

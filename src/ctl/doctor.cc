@@ -129,7 +129,7 @@ int cmd_doctor(const Options &opts)
         if (up)
             check_token(rep, opts, a);
     printf(rep.failures ? "\n%d check(s) failed.\n"
-                        : "\nAll checks passed. Next: point Postfix and Dovecot at exoauthd (exoauth-plugins(5)).\n",
+                        : "\nAll checks passed. Next: point Postfix and Dovecot at exoauthd (see the README).\n",
            rep.failures);
     return rep.failures ? 1 : 0;
 }

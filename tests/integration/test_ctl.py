@@ -2,6 +2,7 @@
 # status, token (hash only unless --show), doctor's verdicts, and exoauthd's
 # refusal of a bad configuration with file, line and reason.
 import os
+import pwd
 import subprocess
 
 import pytest
@@ -72,3 +73,23 @@ def test_bad_config_refused_with_file_line_reason(tmp_root, text, line, reason):
     out = subprocess.run([EXOAUTHD, "-c", path], capture_output=True, text=True, timeout=10)
     assert out.returncode != 0
     assert "%s:%d:" % (path, line) in out.stderr and reason in out.stderr, out.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to test the privilege drop")
+def test_root_start_drops_to_configured_user(tmp_root, fresh_idp, daemons):
+    d = os.path.join(tmp_root, "certs-drop")
+    os.makedirs(d, exist_ok=True)
+    cert, key, pem = fakeidp.make_app_cert(d, "app")
+    cid = "44444444-2222-3333-4444-000000000002"
+    fresh_idp.register(tenant="contoso.example", client_id=cid, certificate_pem=pem)
+    dm = Daemon(tmp_root, fresh_idp, cert_account("app", cid, cert, key), "user = nobody\n")
+    nobody = pwd.getpwnam("nobody")
+    os.chown(dm.state, nobody.pw_uid, nobody.pw_gid)
+    dm.start()
+    daemons.append(dm)
+    with open("/proc/%d/status" % dm.proc.pid) as f:
+        ids = {l.split(":")[0]: l.split()[1:] for l in f if l.startswith(("Uid", "Gid"))}
+    assert ids["Uid"] == [str(nobody.pw_uid)] * 4, ids
+    assert ids["Gid"] == [str(nobody.pw_gid)] * 4, ids
+    assert dm.token()[0] == "OK"
+    assert os.stat(dm.socket).st_uid == 0  # bound as root before the drop
