@@ -590,6 +590,8 @@ def main():
     ap.add_argument("--dir", required=True)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--config")
+    ap.add_argument("--max-tls", choices=["1.1", "1.2", "1.3"], default="1.3",
+                    help="highest TLS version offered (1.1: a legacy server clients must refuse)")
     args = ap.parse_args()
     os.makedirs(args.dir, exist_ok=True)
     make_tls_files(args.dir)
@@ -601,6 +603,12 @@ def main():
     srv.daemon_threads = True
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if args.max_tls == "1.1":
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    elif args.max_tls == "1.2":
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(os.path.join(args.dir, "server.pem"), os.path.join(args.dir, "server.key"))
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     port = srv.server_address[1]

@@ -19,12 +19,13 @@ import fake_idp  # noqa: E402
 class FakeIdP:
     """A running fake Entra ID on 127.0.0.1 (a context manager)."""
 
-    def __init__(self, directory, port=0):
+    def __init__(self, directory, port=0, max_tls="1.3"):
         self.dir = directory
         os.makedirs(directory, exist_ok=True)
         self.log = open(os.path.join(directory, "fake-idp.log"), "ab")
         self.proc = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "fake_idp.py"),
-                                      "--dir", directory, "--port", str(port)],
+                                      "--dir", directory, "--port", str(port),
+                                      "--max-tls", max_tls],
                                      stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("READY "):
@@ -35,6 +36,9 @@ class FakeIdP:
         self.ca_file = fields["ca"]
         self.authority = "https://127.0.0.1:%d" % self.port
         self.ctx = ssl.create_default_context(cafile=self.ca_file)
+        if max_tls == "1.1":  # the test tooling itself must still reach a legacy server
+            self.ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+            self.ctx.minimum_version = ssl.TLSVersion.TLSv1
 
     def __enter__(self):
         return self

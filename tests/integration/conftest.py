@@ -3,6 +3,7 @@
 # its readiness taken from sd_notify (no sleeps), and a small client of the
 # exoauthd protocol. Every process binds to 127.0.0.1 or a UNIX socket.
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -189,7 +190,8 @@ def tmp_root():
     """One temp dir for the whole session, readable by other users."""
     d = tempfile.mkdtemp(prefix="exoauth-it-")
     os.chmod(d, 0o755)
-    return d
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -232,3 +232,34 @@ def test_no_token_or_secret_in_log(tmp_root, fresh_idp, daemons, app_cert):
     for tok in (f["token"], g["token"]):
         assert tok not in log and tok[-40:] not in log
     assert f["hash"] in log
+
+
+@pytest.mark.parametrize("max_tls,ok", [("1.1", False), ("1.2", True)])
+def test_tls_below_1_2_is_refused(tmp_root, daemons, app_cert, max_tls, ok):
+    cert, key, pem = app_cert
+    with fakeidp.FakeIdP(os.path.join(tmp_root, "idp-tls" + max_tls), max_tls=max_tls) as old:
+        old.register(tenant="contoso.example", client_id=cid(15), certificate_pem=pem)
+        d = Daemon(tmp_root, old, cert_account("app", cid(15), cert, key)).start()
+        daemons.append(d)
+        s, f = d.token()
+        assert (s == "OK") == ok, f
+        if not ok:
+            assert f["code"] == "idp_unavailable" and token_requests(old, 15) == 0
+            assert "protocol version" in f["reason"], f
+        d.stop()
+
+
+@pytest.mark.parametrize("aadsts,error,hint", [
+    (7000222, "invalid_client", "expired"),
+    (700027, "invalid_client", "certificate"),
+    (65001, "invalid_grant", "consent"),
+    (700016, "unauthorized_client", "client_id"),
+    (90002, "invalid_request", "tenant"),
+])
+def test_entra_error_bodies_give_a_hint(tmp_root, fresh_idp, daemons, app_cert, aadsts, error, hint):
+    fresh_idp.fault(endpoint="token", mode="entra_error", aadsts=aadsts, error=error, count=-1)
+    d = start_cert_daemon(tmp_root, fresh_idp, daemons, 16, app_cert)
+    s, f = d.token()
+    assert s == "FAIL" and f["kind"] == "perm" and str(aadsts) in f["reason"], f
+    lines = [l for l in d.read_log().splitlines() if "AADSTS%d" % aadsts in l]
+    assert len(lines) == 1 and hint in lines[0], lines
