@@ -282,9 +282,10 @@ bool Broker::configure(const Config &cfg, std::string &error)
     for (auto &[name, st] : accounts_) {
         if (!st)
             continue;
-        TokenReply r;
-        r.code = "unknown_account";
-        r.reason = "account " + name + " was removed by a reload";
+        TokenReply r;  // a changed or removed account: the caller may retry
+        r.code = "busy";
+        r.reason = "account " + name + " was changed by a reload; retry";
+        r.retry_after = 1;
         answer_waiters(*st, r);
     }
     accounts_ = std::move(next);
