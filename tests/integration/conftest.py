@@ -185,6 +185,15 @@ def delegated_account(name, client_id):
         name, TENANT, client_id)
 
 
+def cert_daemon(tmp_root, idp, client_id, extra_global="", start=True):
+    """Register an app with a fresh certificate and make a daemon for it."""
+    d = tempfile.mkdtemp(prefix="certs-", dir=tmp_root)
+    cert, key, pem = fakeidp.make_app_cert(d, "app")
+    idp.register(tenant=TENANT, client_id=client_id, certificate_pem=pem)
+    dm = Daemon(tmp_root, idp, cert_account("app", client_id, cert, key), extra_global)
+    return dm.start() if start else dm
+
+
 @pytest.fixture(scope="session")
 def tmp_root():
     """One temp dir for the whole session, readable by other users."""

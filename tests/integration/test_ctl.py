@@ -7,8 +7,7 @@ import subprocess
 
 import pytest
 
-import idp as fakeidp
-from conftest import EXOAUTHD, Daemon, cert_account
+from conftest import EXOAUTHD, cert_daemon
 
 CID = "44444444-2222-3333-4444-000000000001"
 
@@ -16,11 +15,7 @@ CID = "44444444-2222-3333-4444-000000000001"
 @pytest.fixture
 def daemon(tmp_root, fresh_idp, daemons):
     """A daemon with one certificate account."""
-    d = os.path.join(tmp_root, "certs-ctl")
-    os.makedirs(d, exist_ok=True)
-    cert, key, pem = fakeidp.make_app_cert(d, "app")
-    fresh_idp.register(tenant="contoso.example", client_id=CID, certificate_pem=pem)
-    dm = Daemon(tmp_root, fresh_idp, cert_account("app", CID, cert, key)).start()
+    dm = cert_daemon(tmp_root, fresh_idp, CID)
     daemons.append(dm)
     return dm
 
@@ -77,12 +72,8 @@ def test_bad_config_refused_with_file_line_reason(tmp_root, text, line, reason):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to test the privilege drop")
 def test_root_start_drops_to_configured_user(tmp_root, fresh_idp, daemons):
-    d = os.path.join(tmp_root, "certs-drop")
-    os.makedirs(d, exist_ok=True)
-    cert, key, pem = fakeidp.make_app_cert(d, "app")
     cid = "44444444-2222-3333-4444-000000000002"
-    fresh_idp.register(tenant="contoso.example", client_id=cid, certificate_pem=pem)
-    dm = Daemon(tmp_root, fresh_idp, cert_account("app", cid, cert, key), "user = nobody\n")
+    dm = cert_daemon(tmp_root, fresh_idp, cid, "user = nobody\n", start=False)
     nobody = pwd.getpwnam("nobody")
     os.chown(dm.state, nobody.pw_uid, nobody.pw_gid)
     dm.start()

@@ -10,8 +10,7 @@ import sys
 
 import pytest
 
-import idp as fakeidp
-from conftest import Conn, Daemon, cert_account, parse
+from conftest import cert_daemon, parse
 
 CID = "22222222-2222-3333-4444-000000000001"
 
@@ -19,12 +18,7 @@ CID = "22222222-2222-3333-4444-000000000001"
 @pytest.fixture
 def daemon(tmp_root, fresh_idp, daemons):
     """A daemon with one certificate account, token already cached."""
-    d = os.path.join(tmp_root, "certs-sock")
-    os.makedirs(d, exist_ok=True)
-    cert, key, pem = fakeidp.make_app_cert(d, "app")
-    fresh_idp.register(tenant="contoso.example", client_id=CID, certificate_pem=pem)
-    dm = Daemon(tmp_root, fresh_idp, cert_account("app", CID, cert, key),
-                "allow_users = daemon\n").start()
+    dm = cert_daemon(tmp_root, fresh_idp, CID, "allow_users = daemon\n")
     daemons.append(dm)
     assert dm.token()[0] == "OK"
     return dm
