@@ -49,7 +49,7 @@ void Workers::thread_main()
         {
             std::unique_lock<std::mutex> lock(mu_);
             cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-            if (jobs_.empty())
+            if (stopping_)
                 return;
             it = std::move(jobs_.front());
             jobs_.pop_front();
@@ -79,7 +79,8 @@ void Workers::run_completions()
             done();
 }
 
-// Join the threads; completions not yet run are dropped.
+// Join the threads after the jobs under way; queued jobs and completions
+// not yet run are dropped (nobody is left to answer).
 void Workers::stop()
 {
     {

@@ -26,7 +26,7 @@ public:
     int event_fd() const { return efd_; }
     // Run the ready completions (event loop thread only).
     void run_completions();
-    // Stop the threads after the jobs already queued (waits for them).
+    // Stop the threads once their current jobs end; queued jobs are dropped.
     void stop();
     size_t queued() const;
 
