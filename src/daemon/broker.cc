@@ -49,6 +49,7 @@ struct Broker::LoginState {
     double deadline = 0;
     bool polling = false;
     TokenCallback done;
+    std::function<bool()> wanted;
 };
 
 namespace {
@@ -478,8 +479,12 @@ int Broker::tick()
     }
     for (size_t i = 0; i < logins_.size(); i++) {
         auto ls = logins_[i];
-        if (!ls->polling && now >= ls->next_poll)
+        if (!ls->polling && !ls->wanted()) {
+            log_info("account %s: sign-in abandoned by exoauthctl", ls->account.c_str());
+            logins_.erase(logins_.begin() + (long)i--);
+        } else if (!ls->polling && now >= ls->next_poll) {
             login_poll(ls);
+        }
     }
     return 1000;
 }
@@ -510,7 +515,8 @@ std::vector<proto::Fields> Broker::status() const
 }
 
 // Start a device-code sign-in for a delegated account.
-void Broker::login(const std::string &account, PendingCallback pending, TokenCallback done)
+void Broker::login(const std::string &account, PendingCallback pending, TokenCallback done,
+                   std::function<bool()> wanted)
 {
     TokenReply fail;
     fail.temporary = false;
@@ -528,6 +534,7 @@ void Broker::login(const std::string &account, PendingCallback pending, TokenCal
     ls->account = account;
     ls->generation = it->second->generation;
     ls->done = std::move(done);
+    ls->wanted = std::move(wanted);
     auto r = std::make_shared<TokenResult>();
     workers_.submit([in, ls, r] { *r = fetch_devicecode(*in, ls->dc); },
                     [this, ls, r, pending] {

@@ -65,7 +65,9 @@ public:
     bool invalidate(const std::string &account, const std::string &hash, std::string &why);
     // Run the device-code flow for account; pending is called once with the
     // code to show, done once at the end (ok: the refresh token is stored).
-    void login(const std::string &account, PendingCallback pending, TokenCallback done);
+    // Polling stops early once wanted() turns false (the admin went away).
+    void login(const std::string &account, PendingCallback pending, TokenCallback done,
+               std::function<bool()> wanted);
     // Timers: background refreshes and login polls. Returns ms to next work.
     int tick();
     // One ACCOUNT line's fields per account.

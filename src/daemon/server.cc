@@ -502,14 +502,19 @@ void Server::cmd_login(const std::shared_ptr<Connection> &c, const proto::Reques
                                             {"expires_in", std::to_string(p.expires_in)},
                                             {"message", proto::sanitize(p.message)}}));
     };
-    broker_.login(*account, pending, [this, weak, id](const TokenReply &r) {
+    auto done = [this, weak, id](const TokenReply &r) {
         auto conn = weak.lock();
         if (!conn || conn->closed)
             return;
         send(*conn, r.ok ? proto::format_line(id, "OK", {{"expires", std::to_string(r.expires)}})
                          : fail_line(id, r));
         finish_request(conn);
-    });
+    };
+    auto wanted = [weak] {
+        auto conn = weak.lock();
+        return conn && !conn->closed;
+    };
+    broker_.login(*account, pending, done, wanted);
 }
 
 // Queue a line; write at once when nothing is pending. Sent bytes are

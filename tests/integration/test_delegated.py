@@ -140,3 +140,19 @@ def test_store_survives_kill_9_during_rotation(tmp_root, delegated, fresh_idp):
     assert s == "OK", f
     leftovers = [n for n in os.listdir(d.state) if n.startswith(".tmp-")]
     assert leftovers == []
+
+
+def test_abandoned_login_stops_polling(delegated, fresh_idp):
+    p, first = start_login(delegated)
+    assert "code" in first.lower()
+    p.kill()
+    p.wait(timeout=10)
+    end = time.monotonic() + 10
+    while "sign-in abandoned" not in delegated.read_log():
+        assert time.monotonic() < end, "the daemon kept polling for a gone client"
+        time.sleep(0.05)
+    polls = fresh_idp.stats()["grants"].get("urn:ietf:params:oauth:grant-type:device_code", 0)
+    fresh_idp.device(action="approve")
+    s, f = delegated.token("user")
+    assert s == "FAIL" and f["code"] == "no_refresh_token"
+    assert fresh_idp.stats()["grants"].get("urn:ietf:params:oauth:grant-type:device_code", 0) == polls
