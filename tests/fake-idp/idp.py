@@ -38,7 +38,9 @@ class FakeIdP:
         self.ctx = ssl.create_default_context(cafile=self.ca_file)
         if max_tls == "1.1":  # the test tooling itself must still reach a legacy server
             self.ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
-            self.ctx.minimum_version = ssl.TLSVersion.TLSv1
+            with warnings.catch_warnings():  # deprecated on purpose: a legacy peer
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.ctx.minimum_version = ssl.TLSVersion.TLSv1
 
     def __enter__(self):
         return self
