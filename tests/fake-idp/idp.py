@@ -2,13 +2,13 @@
 # temp dir, waits for its READY line (no sleeps), and wraps the /_control/
 # API (register apps, faults, stats, key rotation, device codes, minting).
 # Also makes app certificates for certificate credentials.
-import datetime
 import json
 import os
 import ssl
 import subprocess
 import sys
 import urllib.request
+import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
