@@ -33,7 +33,7 @@ constexpr size_t kMaxId = 32;              // a user or group name
 constexpr size_t kMaxQuoted = 64;          // bytes of a value echoed in a message
 constexpr uint64_t kMaxNumericId = 4294967294u; // (uid_t)-1 is "no id"
 
-enum class Section { None, Global, Idp, Listen, Account };
+enum class Section { None, Global, Idp, Listen, Account, Validate };
 
 struct KeyLine {
     const char *key; // from the key table, so it outlives the parser
@@ -87,6 +87,9 @@ const Choice<Grant> kGrants[] = {
 const Choice<const char *> kLogs[] = {{"stderr", "stderr"}, {"syslog", "syslog"}};
 const Choice<const char *> kAlgs[] = {{"PS256", "PS256"}, {"RS256", "RS256"}};
 const Choice<bool> kBools[] = {{"yes", true}, {"no", false}};
+const Choice<const char *> kModes[] = {{"jwt", "jwt"}, {"introspection", "introspection"}};
+const Choice<const char *> kUserClaims[] = {
+    {"upn", "upn"}, {"preferred_username", "preferred_username"}, {"email", "email"}, {"oid", "oid"}};
 
 // ---- small text helpers -------------------------------------------------
 
@@ -430,6 +433,30 @@ bool pick_string(std::string_view v, const Choice<const char *> (&choices)[2], s
 
 #define SETTER [](Parser & p, std::string_view v, std::string & why) -> bool
 
+// Space-separated printable words (audiences, issuers, scopes, roles).
+bool parse_words(std::string_view v, std::vector<std::string> &out, std::string &why)
+{
+    std::string joined;
+    if (!parse_scope(v, joined, why))
+        return false;
+    out.clear();
+    for (std::string_view w : words(joined))
+        out.emplace_back(w);
+    return true;
+}
+
+// A choice among more than two strings.
+template <size_t N>
+bool pick_word(std::string_view v, const Choice<const char *> (&choices)[N], std::string &out,
+               std::string &why)
+{
+    const char *chosen = nullptr;
+    if (!pick(v, choices, chosen, why))
+        return false;
+    out = chosen;
+    return true;
+}
+
 const KeyHandler kKeys[] = {
     {Section::Global, "user", true, SETTER { return parse_id(v, p.cfg.user, why); }},
     {Section::Global, "state_dir", false,
@@ -469,6 +496,24 @@ const KeyHandler kKeys[] = {
     {Section::Account, "secret_file", false,
      SETTER { return parse_path(v, kMaxLine, p.account.secret_file, why); }},
     {Section::Account, "scope", false, SETTER { return parse_scope(v, p.account.scope, why); }},
+    {Section::Validate, "mode", false, SETTER { return pick_word(v, kModes, p.cfg.validate.mode, why); }},
+    {Section::Validate, "tenant", false, SETTER { return parse_tenant(v, p.cfg.validate.tenant, why); }},
+    {Section::Validate, "audience", false, SETTER { return parse_words(v, p.cfg.validate.audiences, why); }},
+    {Section::Validate, "issuer", false, SETTER { return parse_words(v, p.cfg.validate.issuers, why); }},
+    {Section::Validate, "tenants", false, SETTER { return parse_words(v, p.cfg.validate.tenants, why); }},
+    {Section::Validate, "scopes", false, SETTER { return parse_words(v, p.cfg.validate.scopes, why); }},
+    {Section::Validate, "roles", false, SETTER { return parse_words(v, p.cfg.validate.roles, why); }},
+    {Section::Validate, "user_claim", false,
+     SETTER { return pick_word(v, kUserClaims, p.cfg.validate.user_claim, why); }},
+    {Section::Validate, "skew", false, SETTER { return parse_int(v, 0, 300, p.cfg.validate.skew, why); }},
+    {Section::Validate, "jwks_ttl", false,
+     SETTER { return parse_int(v, 60, 86400, p.cfg.validate.jwks_ttl, why); }},
+    {Section::Validate, "introspection_url", false,
+     SETTER { return parse_authority(v, p.cfg.validate.introspection_url, why); }},
+    {Section::Validate, "client_id", false,
+     SETTER { return parse_scope(v, p.cfg.validate.client_id, why); }},
+    {Section::Validate, "secret_file", false,
+     SETTER { return parse_path(v, kMaxLine, p.cfg.validate.secret_file, why); }},
 };
 
 #undef SETTER
@@ -592,6 +637,23 @@ bool close_account(Parser &p)
     return true;
 }
 
+// [validate]: what each mode needs.
+bool close_validate(Parser &p)
+{
+    ValidateConfig &v = p.cfg.validate;
+    v.enabled = true;
+    v.line = p.section_line;
+    if (key_line(p, "audience") == 0 && v.mode == "jwt")
+        return fail_missing(p, "audience");
+    if (v.mode == "jwt" && key_line(p, "tenant") == 0)
+        return fail_missing(p, "tenant", " (whose keys sign the tokens)");
+    if (v.mode == "introspection" && key_line(p, "introspection_url") == 0)
+        return fail_missing(p, "introspection_url");
+    if (v.mode == "introspection" && key_line(p, "client_id") == 0)
+        return fail_missing(p, "client_id");
+    return true;
+}
+
 // Checks the open section as a whole and closes it.
 bool close_section(Parser &p)
 {
@@ -602,6 +664,8 @@ bool close_section(Parser &p)
         ok = close_listen(p);
     else if (p.section == Section::Account)
         ok = close_account(p);
+    else if (p.section == Section::Validate)
+        ok = close_validate(p);
     p.section = Section::None;
     p.keys.clear();
     return ok;
@@ -620,6 +684,7 @@ const SectionKind kSections[] = {
     {"idp", Section::Idp, false},
     {"listen", Section::Listen, true},
     {"account", Section::Account, true},
+    {"validate", Section::Validate, false},
 };
 
 // Makes kind/name the open section, refusing a second one with its label.

@@ -40,6 +40,25 @@ struct AccountConfig {
     int line = 0;            // where the section starts, for messages
 };
 
+// [validate]: how client tokens (XOAUTH2/OAUTHBEARER logins) are checked.
+struct ValidateConfig {
+    bool enabled = false;                 // a [validate] section exists
+    std::string mode = "jwt";             // jwt | introspection
+    std::string tenant;                   // jwt: whose OIDC metadata gives the JWKS
+    std::vector<std::string> audiences;   // accepted aud values (required)
+    std::vector<std::string> issuers;     // empty: v1 and v2 forms with {tenantid}
+    std::vector<std::string> tenants;     // tid allow-list; empty: any
+    std::vector<std::string> scopes;      // required in scp
+    std::vector<std::string> roles;       // required in roles
+    std::string user_claim = "upn";       // upn | preferred_username | email | oid
+    int skew = 120;                       // seconds, 0..300
+    int jwks_ttl = 3600;                  // seconds a fetched key set is trusted, 60..86400
+    std::string introspection_url;        // introspection: RFC 7662 endpoint (https)
+    std::string client_id;                // introspection: our client id there
+    std::string secret_file;              // introspection: our secret
+    int line = 0;
+};
+
 struct Config {
     std::string path;                 // the file that was read
     // [global]
@@ -60,6 +79,7 @@ struct Config {
     // sections
     std::vector<ListenConfig> listens;
     std::vector<AccountConfig> accounts;
+    ValidateConfig validate;
 
     const AccountConfig *find_account(std::string_view name) const;
 };

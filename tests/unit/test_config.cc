@@ -434,6 +434,17 @@ const BadCase kBad[] = {
      "tenant \"consumers\""},
     {ACC "secret_file = /s\n[account b]\ntenant = t\nclient_id = x\n", 7,
      "invalid value \"x\" for \"client_id\" in [account b]"},
+    // [validate]
+    {"[validate]\ntenant = t\n", 1, "missing \"audience\" in [validate]"},
+    {"[validate]\naudience = api://x\n", 1, "missing \"tenant\""},
+    {"[validate]\nmode = saml\n", 2, "invalid value \"saml\" for \"mode\""},
+    {"[validate]\nuser_claim = name\n", 2, "for \"user_claim\""},
+    {"[validate]\nskew = 301\n", 2, "for \"skew\""},
+    {"[validate]\njwks_ttl = 5\n", 2, "for \"jwks_ttl\""},
+    {"[validate]\nmode = introspection\nclient_id = c\n", 1, "missing \"introspection_url\""},
+    {"[validate]\nmode = introspection\nintrospection_url = http://x\n", 3, "introspection_url"},
+    {"[validate]\naudience = a\ntenant = t\n[validate]\n", 4, "duplicate section [validate]"},
+    {"[validate x]\n", 1, "takes no name"},
 };
 
 // Each refusal: the exact "t.conf:LINE: " prefix and the reason.
@@ -452,6 +463,28 @@ void test_refused(void **)
                      bc.fragment);
         n++;
     }
+}
+
+// A full [validate] section fills every field; its absence leaves it off.
+void test_validate_section(void **)
+{
+    Config c;
+    std::string error;
+    assert_true(exo::config_parse("[global]\n", "t.conf", c, error));
+    assert_false(c.validate.enabled);
+    const char *text = "[validate]\ntenant = contoso.example\naudience = api://exoauth 1234\n"
+                       "tenants = t1 t2\nscopes = IMAP.Login\nroles = R\nuser_claim = email\n"
+                       "skew = 60\njwks_ttl = 600\nissuer = https://sts.windows.net/{tenantid}/\n";
+    assert_true(exo::config_parse(text, "t.conf", c, error));
+    assert_true(c.validate.enabled);
+    assert_string_equal(c.validate.mode.c_str(), "jwt");
+    assert_list(c.validate.audiences, "api://exoauth 1234");
+    assert_list(c.validate.tenants, "t1 t2");
+    assert_list(c.validate.issuers, "https://sts.windows.net/{tenantid}/");
+    assert_string_equal(c.validate.user_claim.c_str(), "email");
+    assert_int_equal(c.validate.skew, 60);
+    assert_int_equal(c.validate.jwks_ttl, 600);
+    assert_int_equal(c.validate.line, 1);
 }
 
 // Two messages in full, as the man page shows them.
@@ -595,7 +628,7 @@ int main()
         cmocka_unit_test(test_accepted),      cmocka_unit_test(test_refused),
         cmocka_unit_test(test_exact_messages), cmocka_unit_test(test_out_untouched),
         cmocka_unit_test(test_too_big_text),  cmocka_unit_test(test_load),
-        cmocka_unit_test(test_shipped_example),
+        cmocka_unit_test(test_shipped_example), cmocka_unit_test(test_validate_section),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
