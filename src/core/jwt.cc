@@ -184,10 +184,6 @@ bool jwt_split(std::string_view token, JwtParts &out, std::string &reason)
     if (!decode_json(token.substr(0, d1), p.header, reason, "header") ||
         !decode_json(token.substr(d1 + 1, d2 - d1 - 1), p.claims, reason, "claims"))
         return false;
-    if (!base64url_decode(token.substr(d2 + 1), p.signature) || p.signature.empty()) {
-        reason = "bad signature encoding";
-        return false;
-    }
     json_get_string(p.header.get(), "alg", p.alg);
     if (p.alg != "RS256") {
         reason = "alg " + (p.alg.empty() ? std::string("missing") : p.alg.substr(0, 16)) + " not allowed";
@@ -195,6 +191,10 @@ bool jwt_split(std::string_view token, JwtParts &out, std::string &reason)
     }
     if (!json_get_string(p.header.get(), "kid", p.kid) || p.kid.empty() || p.kid.size() > 128) {
         reason = "no usable kid";
+        return false;
+    }
+    if (!base64url_decode(token.substr(d2 + 1), p.signature) || p.signature.empty()) {
+        reason = "bad signature encoding";
         return false;
     }
     p.signing_input = std::string(token.substr(0, d2));

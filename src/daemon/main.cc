@@ -114,7 +114,8 @@ bool load(const std::string &path, exo::Config &cfg)
 }
 
 // SIGHUP: re-read the file; keep running on the old one if it is bad.
-void reload(const std::string &path, exo::Broker &broker, exo::Server &server)
+void reload(const std::string &path, exo::Broker &broker, exo::Validator &validator,
+            exo::Server &server)
 {
     exo::Config cfg;
     std::string error;
@@ -122,6 +123,7 @@ void reload(const std::string &path, exo::Broker &broker, exo::Server &server)
         return log_error("reload refused; still running on the previous configuration");
     if (!broker.configure(cfg, error) || !server.configure(cfg, error))
         return log_error("reload refused: %s", error.c_str());
+    validator.configure(cfg);
     broker.warm();
     log_info("configuration reloaded (listen sockets change only on restart)");
 }
@@ -142,11 +144,13 @@ int run(const Options &opts)
     block_signals();
     exo::Workers workers;
     exo::Broker broker(workers);
-    exo::Server server(broker, workers);
+    exo::Validator validator(workers);
+    exo::Server server(broker, validator, workers);
     if (!broker.configure(cfg, error) || !server.configure(cfg, error)) {
         log_error("%s", error.c_str());
         return 1;
     }
+    validator.configure(cfg);
     if (opts.check_only) {
         printf("%s: configuration and credentials OK\n", opts.config.c_str());
         return 0;
@@ -159,7 +163,7 @@ int run(const Options &opts)
     broker.warm();
     log_info("exoauthd %s ready (%zu accounts)", PACKAGE_VERSION, cfg.accounts.size());
     sd_notify(0, "READY=1");
-    bool ok = server.run([&] { reload(opts.config, broker, server); }, error);
+    bool ok = server.run([&] { reload(opts.config, broker, validator, server); }, error);
     sd_notify(0, "STOPPING=1");
     if (!ok)
         log_error("%s", error.c_str());

@@ -215,7 +215,10 @@ bool resolve_allow_list(const Config &cfg, AllowList &out, std::string &error)
     return true;
 }
 
-Server::Server(Broker &broker, Workers &workers) : broker_(broker), workers_(workers) {}
+Server::Server(Broker &broker, Validator &validator, Workers &workers)
+    : broker_(broker), validator_(validator), workers_(workers)
+{
+}
 
 // Close every socket and remove the socket files we created.
 Server::~Server()
@@ -408,6 +411,8 @@ void Server::dispatch(const std::shared_ptr<Connection> &c, const proto::Request
         cmd_status(c, req);
     else if (req.command == "LOGIN")
         cmd_login(c, req);
+    else if (req.command == "VALIDATE")
+        cmd_validate(c, req);
     else
         send(*c, proto::format_line(req.id, "ERROR", {{"reason", "unknown command"}}));
 }
@@ -475,7 +480,37 @@ void Server::cmd_status(const std::shared_ptr<Connection> &c, const proto::Reque
                                  {"uptime", std::to_string((long)(mono_now() - started_))},
                                  {"connections", std::to_string(conns_.size())},
                                  {"requests", std::to_string(requests_)},
-                                 {"idp_requests", std::to_string(broker_.idp_requests())}}));
+                                 {"idp_requests", std::to_string(broker_.idp_requests())},
+                                 {"validation_keys", std::to_string(validator_.keys())},
+                                 {"key_fetches", std::to_string(validator_.fetches())}}));
+}
+
+// VALIDATE token=JWT: a client's bearer token, checked locally.
+void Server::cmd_validate(const std::shared_ptr<Connection> &c, const proto::Request &req)
+{
+    const std::string *token = req.arg("token");
+    if (!token) {
+        send(*c, proto::format_line(req.id, "ERROR", {{"reason", "missing token"}}));
+        return;
+    }
+    c->in_flight++;
+    std::weak_ptr<Connection> weak = c;
+    std::string id = req.id, hash = short_hash(*token);
+    validator_.validate(*token, [this, weak, id, hash](const ValidateReply &r) {
+        auto conn = weak.lock();
+        if (!conn || conn->closed)
+            return;
+        if (!r.ok)
+            log_info("token %s refused: %s", hash.c_str(), r.reason.c_str());
+        if (r.ok)
+            send(*conn, proto::format_line(id, "OK", {{"user", r.user}, {"expires", std::to_string(r.expires)},
+                                                      {"hash", hash}}));
+        else
+            send(*conn, proto::format_line(id, "FAIL", {{"kind", r.temporary ? "temp" : "perm"},
+                                                        {"code", r.code}, {"reason", r.reason},
+                                                        {"hash", hash}}));
+        finish_request(conn);
+    });
 }
 
 // LOGIN account=NAME (admins only): device-code sign-in.
@@ -627,6 +662,7 @@ bool Server::run(std::function<void()> reload, std::string &error)
         double now = mono_now();
         if (now - last_tick >= TICK_INTERVAL) {
             broker_.tick();
+            validator_.tick();
             last_tick = now;
         }
         if (now - last_idle >= 1.0) {

@@ -7,6 +7,7 @@
 #include "broker.hh"
 #include "config.hh"
 #include "protocol.hh"
+#include "validator.hh"
 
 #include <sys/types.h>
 
@@ -30,7 +31,7 @@ bool resolve_allow_list(const Config &cfg, AllowList &out, std::string &error);
 
 class Server {
 public:
-    Server(Broker &broker, Workers &workers);
+    Server(Broker &broker, Validator &validator, Workers &workers);
     ~Server();
     // Create, chmod and chown every listen socket (as root, before the drop).
     bool bind_all(const Config &cfg, std::string &error);
@@ -51,6 +52,7 @@ private:
     void cmd_invalidate(const std::shared_ptr<Connection> &c, const proto::Request &req);
     void cmd_status(const std::shared_ptr<Connection> &c, const proto::Request &req);
     void cmd_login(const std::shared_ptr<Connection> &c, const proto::Request &req);
+    void cmd_validate(const std::shared_ptr<Connection> &c, const proto::Request &req);
     void send(Connection &c, const std::string &line);
     void finish_request(const std::shared_ptr<Connection> &c);
     void close_conn(Connection &c);
@@ -58,6 +60,7 @@ private:
     void expire_idle();
 
     Broker &broker_;
+    Validator &validator_;
     Workers &workers_;
     AllowList allow_;
     int max_clients_ = 256;

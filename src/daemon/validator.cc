@@ -1,0 +1,186 @@
+// validator.cc: VALIDATE in exoauthd (see validator.hh). Runs on the event
+// loop; the key-set fetch (OIDC metadata, then jwks_uri, both HTTPS with
+// verification) runs on a worker and hands a new key map back.
+#include "validator.hh"
+
+#include "http.hh"
+#include "log.hh"
+#include "secret.hh"
+
+#include <sys/time.h>
+
+namespace exo {
+
+namespace {
+constexpr double KID_REFETCH_INTERVAL = 300;  // seconds between unknown-kid refetches
+constexpr double NEGATIVE_TTL = 30;           // seconds a refusal is remembered
+constexpr double POSITIVE_MAX = 3600;         // seconds an acceptance is remembered at most
+constexpr size_t CACHE_MAX = 10000;           // verdicts kept
+constexpr double NEVER_RETRY = 10;            // seconds between first-fetch attempts
+constexpr double FAILED_RETRY = 60;           // seconds before a failed refresh is retried
+
+// Wall-clock seconds.
+double now_s()
+{
+    struct timeval tv;
+    gettimeofday(&tv, nullptr);
+    return (double)tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+// A refusal reply.
+ValidateReply refused(const std::string &code, const std::string &reason, bool temporary = false)
+{
+    ValidateReply r;
+    r.code = code;
+    r.reason = reason;
+    r.temporary = temporary;
+    return r;
+}
+
+// Worker side: discovery document, then the key set it names.
+bool fetch_keys(const Config &cfg, std::map<std::string, EvpPkeyPtr> &keys, std::string &error)
+{
+    HttpOptions o;
+    o.ca_file = cfg.ca_file;
+    o.timeout_ms = cfg.http_timeout * 1000;
+    HttpClient http(o);
+    HttpResponse resp;
+    std::string url = cfg.authority + "/" + cfg.validate.tenant + "/v2.0/.well-known/openid-configuration";
+    JsonPtr doc;
+    std::string jwks_uri;
+    if (!http.get(url, resp, error))
+        return false;
+    if (resp.status != 200 || !json_parse_object(resp.body.str(), doc, error) ||
+        !json_get_string(doc.get(), "jwks_uri", jwks_uri) || jwks_uri.compare(0, 8, "https://") != 0) {
+        error = "OIDC metadata " + url + ": " + (resp.status ? "status " + std::to_string(resp.status) : resp.error) +
+                (error.empty() ? "" : " " + error);
+        return false;
+    }
+    resp = HttpResponse();
+    if (!http.get(jwks_uri, resp, error))
+        return false;
+    if (resp.status != 200) {
+        error = "JWKS " + jwks_uri + ": " + (resp.status ? "status " + std::to_string(resp.status) : resp.error);
+        return false;
+    }
+    return jwks_parse(resp.body.str(), keys, error);
+}
+} // namespace
+
+// Policy from [validate]; default issuers are Entra's v1 and v2 forms.
+void Validator::configure(const Config &cfg)
+{
+    vc_ = cfg.validate;
+    cfg_ = std::make_shared<const Config>(cfg);
+    policy_ = JwtPolicy();
+    policy_.issuers = vc_.issuers;
+    if (policy_.issuers.empty())
+        policy_.issuers = {"https://sts.windows.net/{tenantid}/", cfg.authority + "/{tenantid}/v2.0"};
+    policy_.audiences = vc_.audiences;
+    policy_.tenants = vc_.tenants;
+    policy_.scopes = vc_.scopes;
+    policy_.roles = vc_.roles;
+    policy_.user_claim = vc_.user_claim;
+    policy_.skew = vc_.skew;
+    cache_.clear();
+}
+
+// Cache, then parse and check; may wait for one key-set fetch.
+void Validator::validate(const std::string &token, ValidateCallback cb)
+{
+    if (!vc_.enabled || vc_.mode != "jwt")
+        return cb(refused("not_configured", "token validation is not configured ([validate], mode jwt)"));
+    std::string hash = hex(sha256(token));
+    auto it = cache_.find(hash);
+    if (it != cache_.end() && now_s() < it->second.until)
+        return cb(it->second.reply);
+    check(token, hash, std::move(cb), true);
+}
+
+// Split, find the key (fetching once if allowed), validate, remember.
+void Validator::check(const std::string &token, const std::string &hash, ValidateCallback cb, bool may_fetch)
+{
+    JwtParts parts;
+    std::string reason;
+    if (!jwt_split(token, parts, reason)) {
+        ValidateReply r = refused("invalid_token", reason);
+        remember(hash, r);
+        return cb(r);
+    }
+    auto key = keys_.find(parts.kid);
+    if (key == keys_.end()) {
+        double now = now_s();
+        bool never = keys_fetched_ == 0 && now - last_attempt_ >= NEVER_RETRY;
+        if (may_fetch && (never || now - last_kid_fetch_ >= KID_REFETCH_INTERVAL || fetching_)) {
+            waiters_.push_back({token, std::move(cb)});
+            if (!fetching_) {
+                last_kid_fetch_ = keys_fetched_ == 0 ? last_kid_fetch_ : now;
+                start_fetch();
+            }
+            return;
+        }
+        ValidateReply r = keys_.empty() ? refused("idp_unavailable", "signing keys unavailable", true)
+                                        : refused("invalid_token", "unknown kid");
+        if (!r.temporary)
+            remember(hash, r);
+        return cb(r);
+    }
+    JwtVerdict v = jwt_validate(parts, key->second.get(), policy_, (int64_t)now_s());
+    ValidateReply r = v.ok ? ValidateReply{true, false, "", "", v.user, v.exp} : refused("invalid_token", v.reason);
+    remember(hash, r);
+    cb(r);
+}
+
+// Keep a verdict: acceptances until exp (at most an hour), refusals briefly.
+void Validator::remember(const std::string &hash, const ValidateReply &r)
+{
+    if (cache_.size() >= CACHE_MAX)
+        cache_.clear();
+    double now = now_s();
+    double until = r.ok ? std::min((double)r.expires, now + POSITIVE_MAX) : now + NEGATIVE_TTL;
+    cache_[hash] = Cached{r, until};
+}
+
+// One key-set fetch on a worker.
+void Validator::start_fetch()
+{
+    fetching_ = true;
+    fetches_++;
+    last_attempt_ = now_s();
+    auto cfg = cfg_;
+    auto keys = std::make_shared<std::map<std::string, EvpPkeyPtr>>();
+    auto error = std::make_shared<std::string>();
+    auto ok = std::make_shared<bool>(false);
+    workers_.submit([cfg, keys, error, ok] { *ok = fetch_keys(*cfg, *keys, *error); },
+                    [this, keys, error, ok] { finish_fetch(*ok ? keys : nullptr, *error); });
+}
+
+// New keys replace the old set; a failure keeps the last good one.
+void Validator::finish_fetch(std::shared_ptr<std::map<std::string, EvpPkeyPtr>> keys, std::string error)
+{
+    fetching_ = false;
+    if (keys) {
+        keys_ = std::move(*keys);
+        keys_fetched_ = now_s();
+        log_info("validation: %zu signing keys loaded for tenant %s", keys_.size(), vc_.tenant.c_str());
+    } else {
+        log_warning("validation: cannot fetch signing keys: %s%s", error.c_str(),
+                    keys_.empty() ? "" : " (keeping the last good set)");
+        if (keys_fetched_ > 0)
+            keys_fetched_ = now_s() - vc_.jwks_ttl + FAILED_RETRY;
+    }
+    std::vector<Waiter> w;
+    w.swap(waiters_);
+    for (auto &x : w)
+        check(x.token, hex(sha256(x.token)), std::move(x.cb), false);
+}
+
+// Background refresh when the set is older than jwks_ttl.
+void Validator::tick()
+{
+    if (vc_.enabled && vc_.mode == "jwt" && !fetching_ && keys_fetched_ > 0 &&
+        now_s() - keys_fetched_ > vc_.jwks_ttl)
+        start_fetch();
+}
+
+} // namespace exo

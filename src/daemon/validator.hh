@@ -1,0 +1,74 @@
+// validator.hh: exoauthd's client-token validator (VALIDATE): JWTs from
+// Entra ID checked locally against the tenant's key set, discovered through
+// OIDC metadata and fetched on a worker. Keys are cached per kid; an unknown
+// kid triggers at most one refetch per KID_REFETCH_INTERVAL, so a flood of
+// made-up kids never becomes a flood of requests to the IdP; the last good
+// set is kept when a fetch fails. Verdicts are cached by a hash of the
+// token (never the token), never past its exp; refusals briefly.
+#pragma once
+
+#include "config.hh"
+#include "jwt.hh"
+#include "workers.hh"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace exo {
+
+struct ValidateReply {
+    bool ok = false;
+    bool temporary = false;  // the key set could not be had: try later
+    std::string code;        // invalid_token, idp_unavailable, not_configured
+    std::string reason;      // expired, bad signature, wrong audience...
+    std::string user;
+    int64_t expires = 0;
+};
+using ValidateCallback = std::function<void(const ValidateReply &)>;
+
+class Validator {
+public:
+    explicit Validator(Workers &workers) : workers_(workers) {}
+    // Take [validate] (and the authority) from a (re)loaded configuration.
+    void configure(const Config &cfg);
+    // Validate token; cb is called now or after one key-set fetch.
+    void validate(const std::string &token, ValidateCallback cb);
+    // Refresh the key set in the background when its TTL has run out.
+    void tick();
+    // Figures for STATUS.
+    size_t keys() const { return keys_.size(); }
+    uint64_t fetches() const { return fetches_; }
+
+private:
+    struct Waiter {
+        std::string token;
+        ValidateCallback cb;
+    };
+    struct Cached {
+        ValidateReply reply;
+        double until = 0;
+    };
+    void check(const std::string &token, const std::string &hash, ValidateCallback cb, bool may_fetch);
+    void start_fetch();
+    void finish_fetch(std::shared_ptr<std::map<std::string, EvpPkeyPtr>> keys, std::string error);
+    void remember(const std::string &hash, const ValidateReply &r);
+
+    Workers &workers_;
+    ValidateConfig vc_;
+    std::shared_ptr<const Config> cfg_;
+    JwtPolicy policy_;
+    std::map<std::string, EvpPkeyPtr> keys_;
+    double keys_fetched_ = 0;
+    double last_kid_fetch_ = -1e9;
+    double last_attempt_ = -1e9;
+    bool fetching_ = false;
+    uint64_t fetches_ = 0;
+    std::vector<Waiter> waiters_;
+    std::unordered_map<std::string, Cached> cache_;
+};
+
+} // namespace exo

@@ -1,0 +1,128 @@
+# test_validate.py: VALIDATE, exoauthd's local check of client tokens
+# (issue 4's core): tokens minted by the fake Entra ID, good and hostile,
+# each refused with its reason; key rotation picked up with one refetch; a
+# flood of unknown kids costs at most one refetch; an unreachable IdP is a
+# temporary failure, never a refusal.
+import time
+import uuid
+
+import pytest
+
+from conftest import Daemon
+
+TID = "9188040d-6c67-4c5b-b112-36a304b66dad"
+VALIDATE = ("[validate]\ntenant = contoso.example\naudience = api://exoauth\n"
+            "scopes = Mail.Login\ntenants = %s\n" % TID)
+
+
+@pytest.fixture
+def vd(tmp_root, fresh_idp, daemons):
+    """A daemon with only a [validate] section."""
+    d = Daemon(tmp_root, fresh_idp, VALIDATE).start()
+    daemons.append(d)
+    return d
+
+
+def claims(idp, **over):
+    """Claims of a good delegated token for the site's API."""
+    now = int(time.time())
+    c = {"aud": "api://exoauth", "iss": "%s/%s/v2.0" % (idp.authority, TID), "tid": TID,
+         "iat": now, "nbf": now - 5, "exp": now + 3600, "scp": "Mail.Login offline_access",
+         "upn": "alice@contoso.example", "oid": str(uuid.uuid4()), "ver": "2.0"}
+    c.update(over)
+    return {k: v for k, v in c.items() if v is not None}
+
+
+def check(d, token):
+    """VALIDATE one token: (status, fields)."""
+    c = d.connect()
+    try:
+        return c.request("1", "VALIDATE", token=token)
+    finally:
+        c.close()
+
+
+def test_valid_token_gives_user(vd, fresh_idp):
+    s, f = check(vd, fresh_idp.mint(claims=claims(fresh_idp)))
+    assert s == "OK" and f["user"] == "alice@contoso.example", f
+    v1 = claims(fresh_idp, iss="https://sts.windows.net/%s/" % TID)
+    assert check(vd, fresh_idp.mint(claims=v1))[0] == "OK"
+
+
+@pytest.mark.parametrize("over,mint,reason", [
+    ({"exp": int(time.time()) - 600}, {}, "expired"),
+    ({"nbf": int(time.time()) + 900}, {}, "not yet valid"),
+    ({"aud": "https://outlook.office365.com"}, {}, "wrong audience"),
+    ({"iss": "https://evil.example/%s/v2.0" % TID}, {}, "wrong issuer"),
+    ({"tid": "00000000-0000-0000-0000-000000000001",
+      "iss": "https://sts.windows.net/00000000-0000-0000-0000-000000000001/"}, {}, "tenant not allowed"),
+    ({"scp": "Mail.Read"}, {}, "missing scope"),
+    ({"upn": None}, {}, "no upn"),
+    ({}, {"alg": "none"}, "alg none"),
+    ({}, {"alg": "HS256"}, "alg HS256"),
+    ({}, {"key": "other"}, "unknown kid"),
+])
+def test_bad_tokens_are_refused_with_reason(vd, fresh_idp, over, mint, reason):
+    s, f = check(vd, fresh_idp.mint(claims=claims(fresh_idp, **over), **mint))
+    assert s == "FAIL" and f["kind"] == "perm" and f["code"] == "invalid_token", f
+    assert reason in f["reason"], f
+
+
+def test_flipped_signature_and_garbage(vd, fresh_idp):
+    tok = fresh_idp.mint(claims=claims(fresh_idp))
+    h, p, sig = tok.split(".")
+    flipped = h + "." + p + "." + ("A" if sig[0] != "A" else "B") + sig[1:]
+    assert check(vd, flipped)[1]["reason"] == "bad signature"
+    for junk in ("not-a-token", "a.b.c", "!!!.???.***"):
+        s, f = check(vd, junk)
+        assert s == "FAIL" and f["kind"] == "perm", (junk, f)
+
+
+def test_oversized_token_is_refused_without_hang(vd):
+    c = vd.connect()
+    c.send_raw(b"1\tVALIDATE\ttoken=" + b"a" * 17000 + b"\n")
+    assert c.line().startswith("*\tERROR\treason=line too long")
+
+
+def test_key_rotation_needs_one_refetch(vd, fresh_idp):
+    assert check(vd, fresh_idp.mint(claims=claims(fresh_idp)))[0] == "OK"
+    before = fresh_idp.stats()["requests"]["keys"]
+    fresh_idp.rotate_keys()
+    s, f = check(vd, fresh_idp.mint(claims=claims(fresh_idp)))
+    assert s == "OK", f
+    assert fresh_idp.stats()["requests"]["keys"] == before + 1
+
+
+def test_unknown_kid_flood_costs_one_refetch(vd, fresh_idp):
+    assert check(vd, fresh_idp.mint(claims=claims(fresh_idp)))[0] == "OK"
+    before = fresh_idp.stats()["requests"]["keys"]
+    for i in range(50):
+        s, f = check(vd, fresh_idp.mint(claims=claims(fresh_idp), kid="made-up-%d" % i))
+        assert s == "FAIL" and "unknown kid" in f["reason"]
+    assert fresh_idp.stats()["requests"]["keys"] <= before + 1
+
+
+def test_idp_down_is_temporary_not_refusal(tmp_root, fresh_idp, daemons):
+    fresh_idp.fault(endpoint="openid", mode="status", status=503, count=-1)
+    d = Daemon(tmp_root, fresh_idp, VALIDATE).start()
+    daemons.append(d)
+    s, f = check(d, fresh_idp.mint(claims=claims(fresh_idp)))
+    assert s == "FAIL" and f["kind"] == "temp" and f["code"] == "idp_unavailable", f
+
+
+def test_last_good_keys_kept_when_refetch_fails(vd, fresh_idp):
+    assert check(vd, fresh_idp.mint(claims=claims(fresh_idp)))[0] == "OK"
+    fresh_idp.fault(endpoint="keys", mode="status", status=503, count=-1)
+    s, f = check(vd, fresh_idp.mint(claims=claims(fresh_idp), key="other"))
+    assert s == "FAIL" and "unknown kid" in f["reason"]
+    s, f = check(vd, fresh_idp.mint(claims=claims(fresh_idp, upn="bob@contoso.example")))
+    assert s == "OK" and f["user"] == "bob@contoso.example", f
+    assert "keeping the last good set" in vd.read_log()
+
+
+def test_token_never_logged(vd, fresh_idp):
+    tok = fresh_idp.mint(claims=claims(fresh_idp, exp=int(time.time()) - 900))
+    s, f = check(vd, tok)
+    log = vd.read_log()
+    assert tok not in log and tok.split(".")[2][:30] not in log
+    assert f["hash"] in log
