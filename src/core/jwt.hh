@@ -54,6 +54,10 @@ bool jwt_split(std::string_view token, JwtParts &out, std::string &reason);
 // Check signature with key, then the claims against policy at now.
 JwtVerdict jwt_validate(const JwtParts &parts, EVP_PKEY *key, const JwtPolicy &policy, int64_t now);
 
+// The claim rules alone (no signature): for RFC 7662 introspection answers,
+// whose issuer is checked only when issuers are configured.
+JwtVerdict jwt_check_claims(const json_t *claims, const JwtPolicy &policy, int64_t now);
+
 // An RSA public key from a JWK (kty RSA, n, e; use "sig" if present).
 bool jwk_to_key(const json_t *jwk, EvpPkeyPtr &key, std::string &error);
 

@@ -65,6 +65,39 @@ bool fetch_keys(const Config &cfg, std::map<std::string, EvpPkeyPtr> &keys, std:
     }
     return jwks_parse(resp.body.str(), keys, error);
 }
+// Worker side: RFC 7662 introspection of token, turned into a verdict.
+ValidateReply introspect_token(const Config &cfg, const Secret &secret, const JwtPolicy &policy,
+                               const std::string &token)
+{
+    HttpOptions o;
+    o.ca_file = cfg.ca_file;
+    o.timeout_ms = cfg.http_timeout * 1000;
+    HttpClient http(o);
+    FormFields f = {{"token", Secret(token)}, {"token_type_hint", Secret("access_token")},
+                    {"client_id", Secret(cfg.validate.client_id)}};
+    if (!secret.empty())
+        f.emplace_back("client_secret", secret);
+    HttpResponse resp;
+    std::string error;
+    if (!http.post_form(cfg.validate.introspection_url, f, resp, error) || resp.status != 200)
+        return refused("idp_unavailable", "introspection endpoint: " +
+                       (resp.status ? "status " + std::to_string(resp.status) : resp.error + error), true);
+    JsonPtr obj;
+    if (!json_parse_object(resp.body.str(), obj, error) || !json_is_boolean(json_object_get(obj.get(), "active")))
+        return refused("idp_unavailable", "introspection answer is not RFC 7662 JSON", true);
+    if (!json_is_true(json_object_get(obj.get(), "active")))
+        return refused("invalid_token", "inactive token");
+    json_t *o2 = obj.get();
+    json_t *scope = json_object_get(o2, "scope");
+    if (json_is_string(scope))
+        json_object_set(o2, "scp", scope);
+    else
+        json_object_set_new(o2, "scp", json_string(""));
+    if (!json_object_get(o2, policy.user_claim.c_str()) && json_object_get(o2, "username"))
+        json_object_set(o2, policy.user_claim.c_str(), json_object_get(o2, "username"));
+    JwtVerdict v = jwt_check_claims(o2, policy, (int64_t)now_s());
+    return v.ok ? ValidateReply{true, false, "", "", v.user, v.exp} : refused("invalid_token", v.reason);
+}
 } // namespace
 
 // Policy from [validate]; default issuers are Entra's v1 and v2 forms.
@@ -82,18 +115,26 @@ void Validator::configure(const Config &cfg)
     policy_.roles = vc_.roles;
     policy_.user_claim = vc_.user_claim;
     policy_.skew = vc_.skew;
+    if (vc_.mode == "introspection") {
+        policy_.issuers = vc_.issuers;
+        std::string error;
+        if (!vc_.secret_file.empty() && !read_secret_file(vc_.secret_file, secret_, error))
+            log_error("validation: %s", error.c_str());
+    }
     cache_.clear();
 }
 
 // Cache, then parse and check; may wait for one key-set fetch.
 void Validator::validate(const std::string &token, ValidateCallback cb)
 {
-    if (!vc_.enabled || vc_.mode != "jwt")
-        return cb(refused("not_configured", "token validation is not configured ([validate], mode jwt)"));
+    if (!vc_.enabled)
+        return cb(refused("not_configured", "token validation is not configured ([validate])"));
     std::string hash = hex(sha256(token));
     auto it = cache_.find(hash);
     if (it != cache_.end() && now_s() < it->second.until)
         return cb(it->second.reply);
+    if (vc_.mode == "introspection")
+        return introspect(token, hash, std::move(cb));
     check(token, hash, std::move(cb), true);
 }
 
@@ -129,6 +170,35 @@ void Validator::check(const std::string &token, const std::string &hash, Validat
     ValidateReply r = v.ok ? ValidateReply{true, false, "", "", v.user, v.exp} : refused("invalid_token", v.reason);
     remember(hash, r);
     cb(r);
+}
+
+// One introspection request per distinct token in flight; callers join it.
+void Validator::introspect(const std::string &token, const std::string &hash, ValidateCallback cb)
+{
+    auto &waiting = introspecting_[hash];
+    waiting.push_back(std::move(cb));
+    if (waiting.size() > 1)
+        return;
+    auto cfg = cfg_;
+    auto policy = std::make_shared<JwtPolicy>(policy_);
+    auto secret = std::make_shared<Secret>(secret_);
+    auto tok = std::make_shared<Secret>(token);
+    auto r = std::make_shared<ValidateReply>();
+    workers_.submit([cfg, policy, secret, tok, r] { *r = introspect_token(*cfg, *secret, *policy, tok->str()); },
+                    [this, hash, r] { finish_introspect(hash, *r); });
+}
+
+// Answer everyone waiting on one introspection; remember final verdicts.
+void Validator::finish_introspect(const std::string &hash, const ValidateReply &r)
+{
+    if (!r.temporary)
+        remember(hash, r);
+    else
+        log_warning("validation: %s", r.reason.c_str());
+    auto w = std::move(introspecting_[hash]);
+    introspecting_.erase(hash);
+    for (auto &cb : w)
+        cb(r);
 }
 
 // Keep a verdict: acceptances until exp (at most an hour), refusals briefly.

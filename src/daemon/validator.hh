@@ -9,6 +9,7 @@
 
 #include "config.hh"
 #include "jwt.hh"
+#include "secret.hh"
 #include "workers.hh"
 
 #include <functional>
@@ -56,6 +57,8 @@ private:
     void start_fetch();
     void finish_fetch(std::shared_ptr<std::map<std::string, EvpPkeyPtr>> keys, std::string error);
     void remember(const std::string &hash, const ValidateReply &r);
+    void introspect(const std::string &token, const std::string &hash, ValidateCallback cb);
+    void finish_introspect(const std::string &hash, const ValidateReply &r);
 
     Workers &workers_;
     ValidateConfig vc_;
@@ -69,6 +72,8 @@ private:
     uint64_t fetches_ = 0;
     std::vector<Waiter> waiters_;
     std::unordered_map<std::string, Cached> cache_;
+    std::unordered_map<std::string, std::vector<ValidateCallback>> introspecting_;
+    Secret secret_;
 };
 
 } // namespace exo

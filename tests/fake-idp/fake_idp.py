@@ -154,7 +154,8 @@ class State:
 
     def reset_stats(self):
         """Zero every counter."""
-        self.stats = {"requests": {"token": 0, "devicecode": 0, "keys": 0, "openid": 0},
+        self.stats = {"requests": {"token": 0, "devicecode": 0, "keys": 0, "openid": 0,
+                                   "introspect": 0},
                       "grants": {}, "by_client": {}, "faults_served": 0, "token_times": []}
 
 
@@ -356,6 +357,39 @@ def do_devicecode(tenant, form):
                        "to authenticate." % (uri, code)}
 
 
+def do_introspect(tenant, form):
+    """POST /{tenant}/oauth2/introspect (RFC 7662): our own tokens only."""
+    app = find_app(form, tenant)
+    if not app.get("secret") or not hmac.compare_digest(form.get("client_secret", ""), app["secret"]):
+        raise Entra(7000215, 401, app=app["client_id"])
+    claims = verify_own_token(form.get("token", ""))
+    if claims is None or claims.get("exp", 0) < time.time():
+        return {"active": False}
+    ans = {"active": True, "sub": claims.get("sub", claims.get("oid", "")),
+           "username": claims.get("upn", claims.get("sub", "")), "exp": claims.get("exp"),
+           "iat": claims.get("iat"), "aud": claims.get("aud"), "iss": claims.get("iss"),
+           "scope": claims.get("scp", ""), "client_id": claims.get("appid", ""), "token_type": "Bearer"}
+    for k in ("upn", "email", "preferred_username", "oid"):
+        if k in claims:
+            ans[k] = claims[k]
+    return ans
+
+
+def verify_own_token(token):
+    """Claims of an RS256 token signed by one of our published keys, else None."""
+    try:
+        h, c, sig = token.split(".")
+        header = json.loads(b64u_decode(h))
+        key = next(k for k in STATE.keys if k.kid == header.get("kid"))
+        if header.get("alg") != "RS256":
+            return None
+        key.key.public_key().verify(b64u_decode(sig), (h + "." + c).encode(), padding.PKCS1v15(),
+                                    hashes.SHA256())
+        return json.loads(b64u_decode(c))
+    except (ValueError, StopIteration, InvalidSignature, json.JSONDecodeError):
+        return None
+
+
 def register(app):
     """Register (or replace) an app from control JSON."""
     app = dict(app)
@@ -490,6 +524,7 @@ class Handler(BaseHTTPRequestHandler):
             return "control", None, "/".join(parts[1:])
         tenant, rest = parts[0], "/".join(parts[1:])
         names = {"oauth2/v2.0/token": "token", "oauth2/v2.0/devicecode": "devicecode",
+                 "oauth2/introspect": "introspect",
                  "v2.0/.well-known/openid-configuration": "openid", "discovery/v2.0/keys": "keys",
                  "discovery/keys": "keys"}
         return names.get(rest), tenant, None
@@ -546,6 +581,8 @@ class Handler(BaseHTTPRequestHandler):
             return do_token(tenant, form)
         if name == "devicecode":
             return do_devicecode(tenant, form)
+        if name == "introspect":
+            return do_introspect(tenant, form)
         if name == "keys":
             return {"keys": [k.jwk() for k in STATE.keys]}
         base = "%s/%s" % (AUTHORITY, tenant)
@@ -565,7 +602,7 @@ class Handler(BaseHTTPRequestHandler):
                 with STATE.lock:
                     ans = control(cpath, json.loads(body or b"{}"))
                 return self.send_json(200 if ans is not None else 404, ans or {"error": "not found"})
-            want = "POST" if name in ("token", "devicecode") else "GET"
+            want = "POST" if name in ("token", "devicecode", "introspect") else "GET"
             if name is None or method != want:
                 return self.send_json(404, {"error": "not_found"})
             form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode("utf-8", "replace")).items()}

@@ -3,6 +3,7 @@
 # each refused with its reason; key rotation picked up with one refetch; a
 # flood of unknown kids costs at most one refetch; an unreachable IdP is a
 # temporary failure, never a refusal.
+import os
 import time
 import uuid
 
@@ -126,3 +127,44 @@ def test_token_never_logged(vd, fresh_idp):
     log = vd.read_log()
     assert tok not in log and tok.split(".")[2][:30] not in log
     assert f["hash"] in log
+
+
+INTRO_CID = "66666666-2222-3333-4444-000000000001"
+
+
+@pytest.fixture
+def intro(tmp_root, fresh_idp, daemons):
+    """A daemon validating by RFC 7662 introspection at the fake IdP."""
+    secret = tmp_root + "/introspect-secret"
+    with open(secret, "w") as f:
+        f.write("intro-secret\n")
+    os.chmod(secret, 0o600)
+    fresh_idp.register(tenant="contoso.example", client_id=INTRO_CID, secret="intro-secret")
+    conf = ("[validate]\nmode = introspection\nintrospection_url = %s/contoso.example/oauth2/introspect\n"
+            "client_id = %s\nsecret_file = %s\naudience = api://exoauth\nscopes = Mail.Login\n"
+            % (fresh_idp.authority, INTRO_CID, secret))
+    d = Daemon(tmp_root, fresh_idp, conf).start()
+    daemons.append(d)
+    return d
+
+
+def test_introspection_accepts_and_refuses(intro, fresh_idp):
+    s, f = check(intro, fresh_idp.mint(claims=claims(fresh_idp)))
+    assert s == "OK" and f["user"] == "alice@contoso.example", f
+    s, f = check(intro, fresh_idp.mint(claims=claims(fresh_idp, exp=int(time.time()) - 60)))
+    assert s == "FAIL" and f["kind"] == "perm" and "inactive" in f["reason"], f
+    s, f = check(intro, fresh_idp.mint(claims=claims(fresh_idp, aud="other")))
+    assert s == "FAIL" and "wrong audience" in f["reason"], f
+    s, f = check(intro, fresh_idp.mint(claims=claims(fresh_idp, scp="Mail.Read")))
+    assert s == "FAIL" and "missing scope" in f["reason"], f
+
+
+def test_introspection_caches_by_hash_and_outage_is_temporary(intro, fresh_idp):
+    tok = fresh_idp.mint(claims=claims(fresh_idp))
+    assert check(intro, tok)[0] == "OK"
+    n = fresh_idp.stats()["requests"]["introspect"]
+    assert check(intro, tok)[0] == "OK"
+    assert fresh_idp.stats()["requests"]["introspect"] == n
+    fresh_idp.fault(endpoint="introspect", mode="status", status=503, count=-1)
+    s, f = check(intro, fresh_idp.mint(claims=claims(fresh_idp, upn="bob@contoso.example")))
+    assert s == "FAIL" and f["kind"] == "temp" and f["code"] == "idp_unavailable", f
