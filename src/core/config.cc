@@ -505,6 +505,8 @@ const KeyHandler kKeys[] = {
     {Section::Validate, "roles", false, SETTER { return parse_words(v, p.cfg.validate.roles, why); }},
     {Section::Validate, "user_claim", false,
      SETTER { return pick_word(v, kUserClaims, p.cfg.validate.user_claim, why); }},
+    {Section::Validate, "user_map", false,
+     SETTER { return parse_path(v, kMaxLine, p.cfg.validate.user_map, why); }},
     {Section::Validate, "skew", false, SETTER { return parse_int(v, 0, 300, p.cfg.validate.skew, why); }},
     {Section::Validate, "jwks_ttl", false,
      SETTER { return parse_int(v, 60, 86400, p.cfg.validate.jwks_ttl, why); }},

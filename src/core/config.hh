@@ -51,6 +51,7 @@ struct ValidateConfig {
     std::vector<std::string> scopes;      // required in scp
     std::vector<std::string> roles;       // required in roles
     std::string user_claim = "upn";       // upn | preferred_username | email | oid
+    std::string user_map;                 // optional file: "<claim value> <user>" lines
     int skew = 120;                       // seconds, 0..300
     int jwks_ttl = 3600;                  // seconds a fetched key set is trusted, 60..86400
     std::string introspection_url;        // introspection: RFC 7662 endpoint (https)

@@ -56,9 +56,9 @@ private:
     void check(const std::string &token, const std::string &hash, ValidateCallback cb, bool may_fetch);
     void start_fetch();
     void finish_fetch(std::shared_ptr<std::map<std::string, EvpPkeyPtr>> keys, std::string error);
-    void remember(const std::string &hash, const ValidateReply &r);
+    void remember(const std::string &hash, ValidateReply &r);
     void introspect(const std::string &token, const std::string &hash, ValidateCallback cb);
-    void finish_introspect(const std::string &hash, const ValidateReply &r);
+    void finish_introspect(const std::string &hash, ValidateReply r);
 
     Workers &workers_;
     ValidateConfig vc_;
@@ -74,6 +74,7 @@ private:
     std::unordered_map<std::string, Cached> cache_;
     std::unordered_map<std::string, std::vector<ValidateCallback>> introspecting_;
     Secret secret_;
+    std::unordered_map<std::string, std::string> user_map_;
 };
 
 } // namespace exo

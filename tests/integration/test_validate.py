@@ -168,3 +168,14 @@ def test_introspection_caches_by_hash_and_outage_is_temporary(intro, fresh_idp):
     fresh_idp.fault(endpoint="introspect", mode="status", status=503, count=-1)
     s, f = check(intro, fresh_idp.mint(claims=claims(fresh_idp, upn="bob@contoso.example")))
     assert s == "FAIL" and f["kind"] == "temp" and f["code"] == "idp_unavailable", f
+
+
+def test_user_map_renames_mapped_users_only(tmp_root, fresh_idp, daemons):
+    path = os.path.join(tmp_root, "users.map")
+    with open(path, "w") as f:
+        f.write("# claim value   local user\nAlice@Contoso.example   alice\n")
+    d = Daemon(tmp_root, fresh_idp, VALIDATE + "user_map = %s\n" % path).start()
+    daemons.append(d)
+    assert check(d, fresh_idp.mint(claims=claims(fresh_idp)))[1]["user"] == "alice"
+    other = claims(fresh_idp, upn="bob@contoso.example")
+    assert check(d, fresh_idp.mint(claims=other))[1]["user"] == "bob@contoso.example"
