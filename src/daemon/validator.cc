@@ -7,10 +7,8 @@
 #include "log.hh"
 #include "secret.hh"
 
-#include "protocol.hh"
+#include "usermap.hh"
 
-#include <fstream>
-#include <sstream>
 #include <sys/time.h>
 
 namespace exo {
@@ -102,37 +100,6 @@ ValidateReply introspect_token(const Config &cfg, const Secret &secret, const Jw
     JwtVerdict v = jwt_check_claims(o2, policy, (int64_t)now_s());
     return v.ok ? ValidateReply{true, false, "", "", v.user, v.exp} : refused("invalid_token", v.reason);
 }
-// Lower-case ASCII copy (user names and addresses compare without case).
-std::string lower(std::string s)
-{
-    for (char &c : s)
-        c = (char)tolower((unsigned char)c);
-    return s;
-}
-
-// Read the user map: "<claim value> <user>" per line, # comments, bounded.
-bool load_user_map(const std::string &path, std::unordered_map<std::string, std::string> &out,
-                   std::string &error)
-{
-    std::ifstream f(path);
-    if (!f) {
-        error = "user_map " + path + ": cannot read it";
-        return false;
-    }
-    std::string line;
-    for (int n = 1; std::getline(f, line); n++) {
-        std::istringstream words(line);
-        std::string from, to, extra;
-        if (!(words >> from) || from[0] == '#')
-            continue;
-        if (!(words >> to) || (words >> extra) || out.size() >= 100000 || !proto::value_ok(to)) {
-            error = path + ":" + std::to_string(n) + ": expected \"<claim value> <user>\"";
-            return false;
-        }
-        out[lower(from)] = to;
-    }
-    return true;
-}
 } // namespace
 
 // Policy from [validate]; default issuers are Entra's v1 and v2 forms.
@@ -158,7 +125,7 @@ void Validator::configure(const Config &cfg)
     }
     user_map_.clear();
     std::string error;
-    if (!vc_.user_map.empty() && !load_user_map(vc_.user_map, user_map_, error))
+    if (!vc_.user_map.empty() && !usermap_load(vc_.user_map, user_map_, error))
         log_error("validation: %s; no user is mapped", error.c_str());
     cache_.clear();
 }
@@ -243,11 +210,8 @@ void Validator::finish_introspect(const std::string &hash, ValidateReply r)
 // Keep a verdict: acceptances until exp (at most an hour), refusals briefly.
 void Validator::remember(const std::string &hash, ValidateReply &r)
 {
-    if (r.ok && !user_map_.empty()) {
-        auto m = user_map_.find(lower(r.user));
-        if (m != user_map_.end())
-            r.user = m->second;
-    }
+    if (r.ok && !user_map_.empty())
+        r.user = usermap_apply(user_map_, r.user);
     if (cache_.size() >= CACHE_MAX)
         cache_.clear();
     double now = now_s();

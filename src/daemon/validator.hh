@@ -10,6 +10,7 @@
 #include "config.hh"
 #include "jwt.hh"
 #include "secret.hh"
+#include "usermap.hh"
 #include "workers.hh"
 
 #include <functional>
@@ -74,7 +75,7 @@ private:
     std::unordered_map<std::string, Cached> cache_;
     std::unordered_map<std::string, std::vector<ValidateCallback>> introspecting_;
     Secret secret_;
-    std::unordered_map<std::string, std::string> user_map_;
+    UserMap user_map_;
 };
 
 } // namespace exo
