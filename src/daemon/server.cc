@@ -396,6 +396,8 @@ void Server::handle_line(const std::shared_ptr<Connection> &c, const std::string
         return;
     }
     dispatch(c, req);
+    for (auto &f : req.args)  // tokens pass through here: leave no copy behind
+        wipe(f.second);
 }
 
 // Route a parsed request to its command.
