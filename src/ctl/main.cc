@@ -53,6 +53,7 @@ void usage(FILE *f)
                "  status              what exoauthd is doing, per account\n"
                "  token ACCOUNT [--show]  get a token: expiry and hash (--show prints it)\n"
                "  login ACCOUNT       sign a delegated account in (device code)\n"
+               "  validate            check a client token read from standard input\n"
                "  doctor              check configuration, socket, IdP and tokens\n"
                "  ping                check that exoauthd answers\n");
 }
@@ -181,6 +182,29 @@ int cmd_login(const Options &opts, const std::string &account)
     }
 }
 
+// exoauthctl validate: a client token from standard input (never argv,
+// which other users can read in ps), checked as Dovecot would have it.
+int cmd_validate(const Options &opts)
+{
+    std::string token;
+    char buf[4096];
+    size_t n;
+    while (token.size() <= proto::MAX_LINE && (n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+        token.append(buf, n);
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
+        token.pop_back();
+    proto::Response r;
+    bool sent = !token.empty() && request(opts, {"1", "VALIDATE", {{"token", token}}}, r);
+    wipe(token);
+    if (!sent)
+        return 1;
+    if (r.status != "OK")
+        return report_failure(r);
+    printf("token %s: user %s, expires %s\n", field(r, "hash").c_str(), field(r, "user").c_str(),
+           when(field(r, "expires")).c_str());
+    return 0;
+}
+
 // Parse options; returns the index of the command word.
 int parse_options(int argc, char **argv, Options &opts)
 {
@@ -220,6 +244,8 @@ int main(int argc, char **argv)
         return cmd_ping(opts);
     if (cmd == "doctor")
         return cmd_doctor(opts);
+    if (cmd == "validate")
+        return cmd_validate(opts);
     if ((cmd == "token" || cmd == "login") && !arg.empty())
         return cmd == "token" ? cmd_token(opts, arg) : cmd_login(opts, arg);
     usage(stderr);

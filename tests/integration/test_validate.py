@@ -4,12 +4,13 @@
 # flood of unknown kids costs at most one refetch; an unreachable IdP is a
 # temporary failure, never a refusal.
 import os
+import subprocess
 import time
 import uuid
 
 import pytest
 
-from conftest import Daemon
+from conftest import EXOAUTHCTL, Daemon
 
 TID = "9188040d-6c67-4c5b-b112-36a304b66dad"
 VALIDATE = ("[validate]\ntenant = contoso.example\naudience = api://exoauth\n"
@@ -179,3 +180,15 @@ def test_user_map_renames_mapped_users_only(tmp_root, fresh_idp, daemons):
     assert check(d, fresh_idp.mint(claims=claims(fresh_idp)))[1]["user"] == "alice"
     other = claims(fresh_idp, upn="bob@contoso.example")
     assert check(d, fresh_idp.mint(claims=other))[1]["user"] == "bob@contoso.example"
+
+
+def test_exoauthctl_validate_reads_stdin(vd, fresh_idp):
+    tok = fresh_idp.mint(claims=claims(fresh_idp))
+    out = subprocess.run([EXOAUTHCTL, "-c", vd.conf, "validate"], input=tok, capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 0 and "user alice@contoso.example" in out.stdout, out
+    assert tok not in out.stdout + out.stderr
+    bad = fresh_idp.mint(claims=claims(fresh_idp, aud="nope"))
+    out = subprocess.run([EXOAUTHCTL, "-c", vd.conf, "validate"], input=bad, capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 1 and "wrong audience" in out.stderr, out
