@@ -15,6 +15,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -487,7 +488,26 @@ void Server::cmd_status(const std::shared_ptr<Connection> &c, const proto::Reque
                                  {"key_fetches", std::to_string(validator_.fetches())}}));
 }
 
-// VALIDATE token=JWT: a client's bearer token, checked locally.
+// True when the name a client logged in with names the token's user: the
+// claim itself or the local user it maps to, compared without case.
+static bool login_matches(const std::string &login, const ValidateReply &r)
+{
+    return strcasecmp(login.c_str(), r.claim.c_str()) == 0 || strcasecmp(login.c_str(), r.user.c_str()) == 0;
+}
+
+// The answer line of a VALIDATE: OK with the user, or FAIL with a reason.
+static std::string validate_line(const std::string &id, const std::string &hash, const ValidateReply &r)
+{
+    if (r.ok)
+        return proto::format_line(id, "OK", {{"user", r.user}, {"expires", std::to_string(r.expires)},
+                                             {"hash", hash}});
+    return proto::format_line(id, "FAIL", {{"kind", r.temporary ? "temp" : "perm"}, {"code", r.code},
+                                           {"reason", r.reason}, {"hash", hash}});
+}
+
+// VALIDATE token=JWT [login=NAME]: a client's bearer token, checked locally.
+// With login (the user name the client authenticated as) the token must
+// belong to that user: a token of alice never opens bob's mailbox.
 void Server::cmd_validate(const std::shared_ptr<Connection> &c, const proto::Request &req)
 {
     const std::string *token = req.arg("token");
@@ -495,22 +515,25 @@ void Server::cmd_validate(const std::shared_ptr<Connection> &c, const proto::Req
         send(*c, proto::format_line(req.id, "ERROR", {{"reason", "missing token"}}));
         return;
     }
+    const std::string *login_arg = req.arg("login");
+    std::string login = login_arg ? *login_arg : std::string();
+    bool check_login = login_arg != nullptr;
     c->in_flight++;
     std::weak_ptr<Connection> weak = c;
     std::string id = req.id, hash = short_hash(*token);
-    validator_.validate(*token, [this, weak, id, hash](const ValidateReply &r) {
+    validator_.validate(*token, [this, weak, id, hash, login, check_login](const ValidateReply &verdict) {
         auto conn = weak.lock();
         if (!conn || conn->closed)
             return;
+        ValidateReply r = verdict;
+        if (r.ok && check_login && !login_matches(login, r)) {
+            r = ValidateReply{};
+            r.code = "invalid_token";
+            r.reason = "token belongs to " + verdict.claim + ", not " + login;
+        }
         if (!r.ok)
             log_info("token %s refused: %s", hash.c_str(), r.reason.c_str());
-        if (r.ok)
-            send(*conn, proto::format_line(id, "OK", {{"user", r.user}, {"expires", std::to_string(r.expires)},
-                                                      {"hash", hash}}));
-        else
-            send(*conn, proto::format_line(id, "FAIL", {{"kind", r.temporary ? "temp" : "perm"},
-                                                        {"code", r.code}, {"reason", r.reason},
-                                                        {"hash", hash}}));
+        send(*conn, validate_line(id, hash, r));
         finish_request(conn);
     });
 }

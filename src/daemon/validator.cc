@@ -98,7 +98,7 @@ ValidateReply introspect_token(const Config &cfg, const Secret &secret, const Jw
     if (!json_object_get(o2, policy.user_claim.c_str()) && json_object_get(o2, "username"))
         json_object_set(o2, policy.user_claim.c_str(), json_object_get(o2, "username"));
     JwtVerdict v = jwt_check_claims(o2, policy, (int64_t)now_s());
-    return v.ok ? ValidateReply{true, false, "", "", v.user, v.exp} : refused("invalid_token", v.reason);
+    return v.ok ? ValidateReply{true, false, "", "", v.user, "", v.exp} : refused("invalid_token", v.reason);
 }
 } // namespace
 
@@ -173,7 +173,7 @@ void Validator::check(const std::string &token, const std::string &hash, Validat
         return cb(r);
     }
     JwtVerdict v = jwt_validate(parts, key->second.get(), policy_, (int64_t)now_s());
-    ValidateReply r = v.ok ? ValidateReply{true, false, "", "", v.user, v.exp} : refused("invalid_token", v.reason);
+    ValidateReply r = v.ok ? ValidateReply{true, false, "", "", v.user, "", v.exp} : refused("invalid_token", v.reason);
     remember(hash, r);
     cb(r);
 }
@@ -210,6 +210,7 @@ void Validator::finish_introspect(const std::string &hash, ValidateReply r)
 // Keep a verdict: acceptances until exp (at most an hour), refusals briefly.
 void Validator::remember(const std::string &hash, ValidateReply &r)
 {
+    r.claim = r.user;
     if (r.ok && !user_map_.empty())
         r.user = usermap_apply(user_map_, r.user);
     if (cache_.size() >= CACHE_MAX)

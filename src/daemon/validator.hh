@@ -27,7 +27,8 @@ struct ValidateReply {
     bool temporary = false;  // the key set could not be had: try later
     std::string code;        // invalid_token, idp_unavailable, not_configured
     std::string reason;      // expired, bad signature, wrong audience...
-    std::string user;
+    std::string user;        // after user_map
+    std::string claim;       // the user claim as the token carries it
     int64_t expires = 0;
 };
 using ValidateCallback = std::function<void(const ValidateReply &)>;

@@ -192,3 +192,22 @@ def test_exoauthctl_validate_reads_stdin(vd, fresh_idp):
     out = subprocess.run([EXOAUTHCTL, "-c", vd.conf, "validate"], input=bad, capture_output=True,
                          text=True, timeout=30)
     assert out.returncode == 1 and "wrong audience" in out.stderr, out
+
+
+def test_login_must_name_the_tokens_user(tmp_root, fresh_idp, daemons):
+    path = os.path.join(tmp_root, "users-login.map")
+    with open(path, "w") as f:
+        f.write("alice@contoso.example   alice\n")
+    d = Daemon(tmp_root, fresh_idp, VALIDATE + "user_map = %s\n" % path).start()
+    daemons.append(d)
+    tok = fresh_idp.mint(claims=claims(fresh_idp))
+    c = d.connect()
+    try:
+        for login in ("alice", "ALICE@contoso.example", "alice@contoso.example"):
+            s, f = c.request("1", "VALIDATE", token=tok, login=login)
+            assert s == "OK" and f["user"] == "alice", (login, f)
+        s, f = c.request("2", "VALIDATE", token=tok, login="bob@contoso.example")
+        assert s == "FAIL" and f["kind"] == "perm" and f["code"] == "invalid_token", f
+        assert f["reason"] == "token belongs to alice@contoso.example, not bob@contoso.example", f
+    finally:
+        c.close()
