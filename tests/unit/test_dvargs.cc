@@ -1,0 +1,87 @@
+// test_dvargs.cc: cmocka tables for the Dovecot passdb's args line and the
+// token pre-checks (src/dovecot/args.cc): defaults, accepted forms, every
+// refusal with its reason, and that a refused line changes nothing.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+extern "C" {
+#include <cmocka.h>
+}
+
+#include "args.hh"
+
+#include <string>
+
+using namespace exo::dovecot;
+
+static void test_defaults_and_accepted(void **)
+{
+    PluginArgs a;
+    std::string error;
+    assert_true(parse_args("", a, error));
+    assert_string_equal(a.socket.c_str(), "/run/exoauth/exoauthd.sock");
+    assert_int_equal(a.timeout_ms, 5000);
+    assert_true(parse_args("socket=/var/spool/x.sock  timeout=2s max_token=9000", a, error));
+    assert_string_equal(a.socket.c_str(), "/var/spool/x.sock");
+    assert_int_equal(a.timeout_ms, 2000);
+    assert_int_equal(a.max_token, 9000);
+    assert_true(parse_args("timeout=2500ms", a, error));
+    assert_int_equal(a.timeout_ms, 2500);
+    assert_true(parse_args("timeout=700", a, error));
+    assert_int_equal(a.timeout_ms, 700);
+}
+
+static void test_refused(void **)
+{
+    struct Row { std::string args; const char *reason; } rows[] = {
+        {"socket", "expected key=value"},
+        {"=x", "expected key=value"},
+        {"socket=relative.sock", "absolute path"},
+        {"socket=", "absolute path"},
+        {"socket=/" + std::string(120, 'a'), "absolute path"},
+        {"timeout=0", "timeout must be"},
+        {"timeout=99ms", "timeout must be"},
+        {"timeout=61s", "timeout must be"},
+        {"timeout=5m", "timeout must be"},
+        {"timeout=-5", "timeout must be"},
+        {"timeout=99999999999999999999", "timeout must be"},
+        {"timeout=s", "timeout must be"},
+        {"max_token=10", "max_token must be"},
+        {"max_token=99999", "max_token must be"},
+        {"max_token=1k", "max_token must be"},
+        {"sockt=/x", "unknown key \"sockt\""},
+        {"socket=/ok timeout=1s bogus=1", "unknown key \"bogus\""},
+    };
+    for (const Row &r : rows) {
+        PluginArgs a;
+        std::string error;
+        assert_false(parse_args(r.args, a, error));
+        if (error.find(r.reason) == std::string::npos)
+            fail_msg("args \"%s\": got \"%s\", want \"%s\"", r.args.c_str(), error.c_str(), r.reason);
+        assert_string_equal(a.socket.c_str(), "/run/exoauth/exoauthd.sock");
+        assert_int_equal(a.timeout_ms, 5000);
+    }
+}
+
+static void test_token_problem(void **)
+{
+    assert_string_equal(token_problem("eyJ.a.b", 100).c_str(), "");
+    assert_string_equal(token_problem("", 100).c_str(), "empty token");
+    assert_string_equal(token_problem(std::string(101, 'a'), 100).c_str(),
+                        "token of 101 bytes is above max_token=100");
+    assert_string_equal(token_problem("a\tb", 100).c_str(), "token holds control bytes");
+    assert_string_equal(token_problem("a\nb", 100).c_str(), "token holds control bytes");
+    assert_string_equal(token_problem(std::string("a\0b", 3), 100).c_str(), "token holds control bytes");
+    assert_string_equal(token_problem("a\x7f", 100).c_str(), "token holds control bytes");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_and_accepted),
+        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_token_problem),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
