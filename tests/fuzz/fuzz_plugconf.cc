@@ -1,0 +1,34 @@
+// fuzz_plugconf.cc: libFuzzer target for the plugins' configuration parsers:
+// the Dovecot passdb's args line and the SASL plugin's smtp.conf lines (the
+// first byte picks one). Refused input must leave the defaults untouched;
+// accepted values must stay in their documented ranges.
+// fuzz-sources: src/dovecot/args.cc src/sasl/settings.cc src/core/protocol.cc src/core/secret.cc src/core/crypto.cc src/core/base64.cc
+#include "args.hh"
+#include "settings.hh"
+
+#include <cstdint>
+#include <cstdlib>
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    std::string in((const char *)data + 1, size - 1), error;
+    if (data[0] & 1) {
+        exo::dovecot::PluginArgs a;
+        bool ok = exo::dovecot::parse_args(in, a, error);
+        if (a.timeout_ms < 100 || a.timeout_ms > 60000 || a.socket.empty() || a.socket[0] != '/')
+            abort();
+        if (!ok && (a.timeout_ms != 5000 || a.socket != "/run/exoauth/exoauthd.sock"))
+            abort();
+        exo::dovecot::token_problem(in, a.max_token);
+    } else {
+        exo::saslplug::Settings s;
+        bool ok = exo::saslplug::parse_settings(in, s, error);
+        if (s.timeout_ms < 1000 || s.timeout_ms > 30000 || s.socket.empty() || s.socket[0] != '/')
+            abort();
+        if (!ok && (s.timeout_ms != 5000 || s.socket != "/run/exoauth/exoauthd.sock"))
+            abort();
+    }
+    return 0;
+}
