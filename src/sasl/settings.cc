@@ -20,8 +20,8 @@ std::string trim(const std::string &s)
 bool apply(const std::string &key, const std::string &value, Settings &s, std::string &why)
 {
     if (key == "exoauth_socket") {
-        if (value.empty() || value[0] != '/' || value.size() > 107 || !proto::value_ok(value)) {
-            why = "exoauth_socket must be an absolute path of at most 107 bytes";
+        if (value.empty() || value.size() > 107 || !proto::value_ok(value) || value.find("..") != std::string::npos) {
+            why = "exoauth_socket must be a path of at most 107 bytes without \"..\"";
             return false;
         }
         s.socket = value;

@@ -11,9 +11,11 @@
 namespace exo::saslplug {
 
 struct Settings {
-    // The socket as the smtp process sees it: inside the chroot
-    // (queue_directory) when smtp is chrooted, a real path otherwise.
-    std::string socket = "/run/exoauth/exoauthd.sock";
+    // The socket. A relative path is relative to Postfix's queue directory
+    // (every Postfix daemon runs there, chrooted or not, like
+    // smtpd_sasl_path = private/auth); the default is the socket exoauthd
+    // makes in Postfix's private directory when it has no [listen] section.
+    std::string socket = "private/exoauthd";
     int timeout_ms = 5000;  // per exchange with exoauthd
 };
 

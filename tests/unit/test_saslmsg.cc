@@ -126,7 +126,8 @@ static void test_settings(void **)
     assert_int_equal(s.timeout_ms, 3000);
     struct Row { const char *text; const char *why; } rows[] = {
         {"exoauth_socket relative\n", "line 1: expected \"key: value\""},
-        {"x: y\nexoauth_socket: rel.sock\n", "line 2: exoauth_socket must be"},
+        {"x: y\nexoauth_socket: ../x.sock\n", "line 2: exoauth_socket must be"},
+        {"exoauth_socket: \n", "line 1: exoauth_socket must be"},
         {"exoauth_timeout: 0\n", "line 1: exoauth_timeout must be 1 to 30"},
         {"exoauth_timeout: 31\n", "line 1: exoauth_timeout must be 1 to 30"},
         {"exoauth_timeout: 1s\n", "line 1: exoauth_timeout must be 1 to 30"},
@@ -136,7 +137,7 @@ static void test_settings(void **)
     for (const Row &r : rows) {
         saslplug::Settings keep;
         assert_false(saslplug::parse_settings(r.text, keep, e));
-        assert_string_equal(keep.socket.c_str(), "/run/exoauth/exoauthd.sock");
+        assert_string_equal(keep.socket.c_str(), "private/exoauthd");
         assert_int_equal(keep.timeout_ms, 5000);
         if (e.compare(0, strlen(r.why), r.why) != 0)
             fail_msg("got \"%s\", want \"%s\"", e.c_str(), r.why);
