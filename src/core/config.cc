@@ -781,19 +781,21 @@ bool parse_line(Parser &p, std::string_view raw)
     return parse_assignment(p, s);
 }
 
-// The two sockets used when the file names none.
+// The two sockets used when the file names none. Both are 0666: who may
+// talk is decided by the peer allow-list (SO_PEERCRED) and, for the one in
+// Postfix's chroot, by its directory (exoauth:postfix 0750, made by the
+// package), so exoauthd needs no privilege to make them.
 void add_default_listens(Config &cfg)
 {
     ListenConfig main;
     main.name = "main";
     main.path = RUNSTATEDIR "/exoauth/exoauthd.sock";
-    main.mode = 0660;
+    main.mode = 0666;
     cfg.listens.push_back(std::move(main));
     ListenConfig postfix;
     postfix.name = "postfix";
-    postfix.path = "/var/spool/postfix/private/exoauthd";
-    postfix.group = "postfix";
-    postfix.mode = 0660;
+    postfix.path = "/var/spool/postfix/exoauth/exoauthd.sock";
+    postfix.mode = 0666;
     postfix.optional = true;
     cfg.listens.push_back(std::move(postfix));
 }

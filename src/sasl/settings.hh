@@ -14,8 +14,8 @@ struct Settings {
     // The socket. A relative path is relative to Postfix's queue directory
     // (every Postfix daemon runs there, chrooted or not, like
     // smtpd_sasl_path = private/auth); the default is the socket exoauthd
-    // makes in Postfix's private directory when it has no [listen] section.
-    std::string socket = "private/exoauthd";
+    // makes in Postfix's spool when it has no [listen] section.
+    std::string socket = "exoauth/exoauthd.sock";
     int timeout_ms = 5000;  // per exchange with exoauthd
 };
 

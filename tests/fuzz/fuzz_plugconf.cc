@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (s.timeout_ms < 1000 || s.timeout_ms > 30000 || s.socket.empty() ||
             s.socket.find("..") != std::string::npos)
             abort();
-        if (!ok && (s.timeout_ms != 5000 || s.socket != "private/exoauthd"))
+        if (!ok && (s.timeout_ms != 5000 || s.socket != "exoauth/exoauthd.sock"))
             abort();
     }
     return 0;

@@ -195,12 +195,12 @@ void test_defaults(void **)
     assert_string_equal(c.listens[0].name.c_str(), "main");
     assert_string_equal(c.listens[0].path.c_str(), RUNSTATEDIR "/exoauth/exoauthd.sock");
     assert_string_equal(c.listens[0].group.c_str(), "");
-    assert_int_equal(c.listens[0].mode, 0660);
+    assert_int_equal(c.listens[0].mode, 0666);
     assert_false(c.listens[0].optional);
     assert_string_equal(c.listens[1].name.c_str(), "postfix");
-    assert_string_equal(c.listens[1].path.c_str(), "/var/spool/postfix/private/exoauthd");
-    assert_string_equal(c.listens[1].group.c_str(), "postfix");
-    assert_int_equal(c.listens[1].mode, 0660);
+    assert_string_equal(c.listens[1].path.c_str(), "/var/spool/postfix/exoauth/exoauthd.sock");
+    assert_string_equal(c.listens[1].group.c_str(), "");
+    assert_int_equal(c.listens[1].mode, 0666);
     assert_true(c.listens[1].optional);
 }
 

@@ -137,7 +137,7 @@ static void test_settings(void **)
     for (const Row &r : rows) {
         saslplug::Settings keep;
         assert_false(saslplug::parse_settings(r.text, keep, e));
-        assert_string_equal(keep.socket.c_str(), "private/exoauthd");
+        assert_string_equal(keep.socket.c_str(), "exoauth/exoauthd.sock");
         assert_int_equal(keep.timeout_ms, 5000);
         if (e.compare(0, strlen(r.why), r.why) != 0)
             fail_msg("got \"%s\", want \"%s\"", e.c_str(), r.why);
