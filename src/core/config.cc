@@ -467,6 +467,8 @@ const KeyHandler kKeys[] = {
      SETTER { return parse_id_list(v, p.cfg.allow_users, why); }},
     {Section::Global, "allow_groups", true,
      SETTER { return parse_id_list(v, p.cfg.allow_groups, why); }},
+    {Section::Global, "mailbox_map", false,
+     SETTER { return parse_path(v, kMaxLine, p.cfg.mailbox_map, why); }},
     {Section::Global, "admin_users", true,
      SETTER { return parse_id_list(v, p.cfg.admin_users, why); }},
     {Section::Global, "refresh_ahead", false,

@@ -73,6 +73,7 @@ struct Config {
     int refresh_ahead = 300;          // seconds before expiry to refresh
     int http_timeout = 10;            // seconds for one IdP request
     int max_clients = 256;            // connections at once
+    std::string mailbox_map;          // optional: local user -> mailbox, account (usermap.hh)
     // [idp]
     Cloud cloud = Cloud::Worldwide;
     std::string authority;            // derived from cloud unless Custom

@@ -259,13 +259,35 @@ bool Server::bind_all(const Config &cfg, std::string &error)
     return true;
 }
 
+// mailbox_map, whose every account must be a configured one.
+static bool load_mailbox_map(const Config &cfg, MailboxMap &m, std::string &error)
+{
+    if (!mailboxmap_load(cfg.mailbox_map, m, error))
+        return false;
+    std::set<std::string> names;
+    for (const auto &a : cfg.accounts)
+        names.insert(a.name);
+    for (const auto *table : {&m.users, &m.domains})
+        for (const auto &kv : *table)
+            if (!names.count(kv.second.account)) {
+                error = "mailbox_map " + cfg.mailbox_map + ": " + kv.first + " names unknown account " +
+                        kv.second.account;
+                return false;
+            }
+    return true;
+}
+
 // Take the allow-list and limits from a (re)loaded configuration.
 bool Server::configure(const Config &cfg, std::string &error)
 {
     AllowList a;
     if (!resolve_allow_list(cfg, a, error))
         return false;
+    MailboxMap m;
+    if (!cfg.mailbox_map.empty() && !load_mailbox_map(cfg, m, error))
+        return false;
     allow_ = std::move(a);
+    mailboxes_ = std::move(m);
     max_clients_ = cfg.max_clients;
     return true;
 }
@@ -429,25 +451,59 @@ static std::string fail_line(const std::string &id, const TokenReply &r)
     return proto::format_line(id, "FAIL", f);
 }
 
-// TOKEN account=NAME
+// Which account serves a TOKEN request, and for which mailbox, under
+// mailbox_map: "account" (+ "mailbox", checked when the map exists) or
+// "user" (routed by the map). False with the FAIL or ERROR line to send.
+bool Server::token_route(const proto::Request &req, MailboxRoute &route, std::string &refusal)
+{
+    const std::string *account = req.arg("account"), *mailbox = req.arg("mailbox"), *user = req.arg("user");
+    auto not_mapped = [&](const std::string &why) {
+        log_info("TOKEN refused: %s", why.c_str());
+        refusal = fail_line(req.id, TokenReply{false, {}, 0, {}, false, "not_mapped", why, -1});
+        return false;
+    };
+    if (account) {
+        route = MailboxRoute{mailbox ? *mailbox : std::string(), *account};
+        if (mailbox && !mailboxes_.empty() && !mailboxmap_allows(mailboxes_, *account, *mailbox))
+            return not_mapped("mailbox_map does not let account " + *account + " act as " + *mailbox);
+        return true;
+    }
+    if (!user) {
+        refusal = proto::format_line(req.id, "ERROR", {{"reason", "missing account or user"}});
+        return false;
+    }
+    if (mailboxes_.empty())
+        return not_mapped("no mailbox_map: user " + *user + " has no mailbox");
+    if (!mailboxmap_route(mailboxes_, *user, route))
+        return not_mapped("mailbox_map has no mailbox for user " + *user);
+    return true;
+}
+
+// TOKEN account=NAME [mailbox=M] | TOKEN user=LOCAL
 void Server::cmd_token(const std::shared_ptr<Connection> &c, const proto::Request &req)
 {
-    const std::string *account = req.arg("account");
-    if (!account) {
-        send(*c, proto::format_line(req.id, "ERROR", {{"reason", "missing account"}}));
+    MailboxRoute route;
+    std::string refusal;
+    if (!token_route(req, route, refusal)) {
+        send(*c, refusal);
         return;
     }
     c->in_flight++;
     std::weak_ptr<Connection> weak = c;
     std::string id = req.id;
-    broker_.get_token(*account, [this, weak, id](const TokenReply &r) {
+    bool routed = req.arg("user") && !req.arg("account");
+    broker_.get_token(route.account, [this, weak, id, route, routed](const TokenReply &r) {
         auto conn = weak.lock();
         if (!conn || conn->closed)
             return;
         if (r.ok) {
-            Secret line(proto::format_line(id, "OK", {{"token", r.token.str()},
-                                                      {"expires", std::to_string(r.expires)},
-                                                      {"hash", r.hash}}));
+            proto::Fields f = {{"token", r.token.str()}, {"expires", std::to_string(r.expires)}, {"hash", r.hash}};
+            if (routed) {
+                f.emplace_back("mailbox", route.mailbox);
+                f.emplace_back("account", route.account);
+            }
+            Secret line(proto::format_line(id, "OK", f));
+            wipe(f[0].second);
             send(*conn, line.str());
         } else {
             send(*conn, fail_line(id, r));

@@ -7,6 +7,7 @@
 #include "broker.hh"
 #include "config.hh"
 #include "protocol.hh"
+#include "usermap.hh"
 #include "validator.hh"
 
 #include <sys/types.h>
@@ -49,6 +50,7 @@ private:
     void handle_line(const std::shared_ptr<Connection> &c, const std::string &line);
     void dispatch(const std::shared_ptr<Connection> &c, const proto::Request &req);
     void cmd_token(const std::shared_ptr<Connection> &c, const proto::Request &req);
+    bool token_route(const proto::Request &req, MailboxRoute &route, std::string &refusal);
     void cmd_invalidate(const std::shared_ptr<Connection> &c, const proto::Request &req);
     void cmd_status(const std::shared_ptr<Connection> &c, const proto::Request &req);
     void cmd_login(const std::shared_ptr<Connection> &c, const proto::Request &req);
@@ -64,6 +66,7 @@ private:
     Workers &workers_;
     AllowList allow_;
     int max_clients_ = 256;
+    MailboxMap mailboxes_;  // mailbox_map; empty when not configured
     int epfd_ = -1;
     int sigfd_ = -1;
     std::vector<int> listeners_;
