@@ -4,6 +4,7 @@
 
 #include "protocol.hh"
 
+#include <cctype>
 #include <cstdlib>
 #include <sstream>
 
@@ -27,6 +28,17 @@ bool parse_number(const std::string &v, unsigned long lo, unsigned long hi, unsi
     if (n < lo || n > hi)
         return false;
     out = n;
+    return true;
+}
+
+// Letters, digits, '.', '-', ':' (an IPv6 address), 1 to 253 bytes.
+bool host_ok(const std::string &h)
+{
+    if (h.empty() || h.size() > 253)
+        return false;
+    for (char c : h)
+        if (!isalnum((unsigned char)c) && c != '.' && c != '-' && c != ':')
+            return false;
     return true;
 }
 
@@ -63,8 +75,33 @@ bool parse_args(const std::string &args, PluginArgs &out, std::string &error)
                 return false;
             }
             a.max_token = n;
+        } else if (key == "mode") {
+            if (value != "validate" && value != "proxy") {
+                error = "args: mode must be validate or proxy";
+                return false;
+            }
+            a.proxy = value == "proxy";
+        } else if (key == "proxy_host") {
+            if (!host_ok(value)) {
+                error = "args: proxy_host must be a host name or address";
+                return false;
+            }
+            a.proxy_host = value;
+        } else if (key == "imap_port" || key == "pop3_port") {
+            if (!parse_number(value, 1, 65535, n, false)) {
+                error = "args: " + key + " must be 1 to 65535";
+                return false;
+            }
+            (key == "imap_port" ? a.imap_port : a.pop3_port) = (unsigned)n;
+        } else if (key == "proxy_ssl") {
+            if (value != "yes" && value != "starttls") {
+                error = "args: proxy_ssl must be yes or starttls (TLS to Exchange is not optional)";
+                return false;
+            }
+            a.proxy_ssl = value;
         } else {
-            error = "args: unknown key \"" + proto::sanitize(key, 64) + "\" (known: socket, timeout, max_token)";
+            error = "args: unknown key \"" + proto::sanitize(key, 64) +
+                    "\" (known: socket, timeout, max_token, mode, proxy_host, imap_port, pop3_port, proxy_ssl)";
             return false;
         }
     }

@@ -12,9 +12,19 @@ struct PluginArgs {
     std::string socket = "/run/exoauth/exoauthd.sock";
     unsigned timeout_ms = 5000;   // well under clients' and Postfix's 10 s
     size_t max_token = 12288;     // larger than any Entra token, under the line limit
+    // mode=validate: the password is a client's bearer token (issue 4).
+    // mode=proxy: a previous passdb checked the local password; this one
+    // sends the session to Exchange with an app-only token (issue 5).
+    bool proxy = false;
+    std::string proxy_host = "outlook.office365.com";
+    unsigned imap_port = 993;
+    unsigned pop3_port = 995;
+    std::string proxy_ssl = "yes";  // yes (implicit TLS) or starttls
 };
 
-// Parse "key=value key=value": socket=PATH timeout=N[ms|s] max_token=BYTES.
+// Parse "key=value key=value": socket=PATH timeout=N[ms|s] max_token=BYTES
+// mode=validate|proxy proxy_host=HOST imap_port=N pop3_port=N
+// proxy_ssl=yes|starttls.
 // False with a reason naming the bad word; out is only changed on success.
 bool parse_args(const std::string &args, PluginArgs &out, std::string &error);
 

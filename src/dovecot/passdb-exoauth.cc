@@ -3,8 +3,10 @@
 // password; it asks exoauthd (VALIDATE, on Dovecot's ioloop, never blocking)
 // and logs the client in as the token's user, refuses with the reason in the
 // log (Dovecot sends the RFC 7628 JSON), or fails temporarily when exoauthd
-// cannot answer. Configuration: passdb { driver = exoauth  args = ... }, see
-// exoauth-plugins(5).
+// cannot answer. With mode=proxy it runs after the site's own passdb has
+// checked a local password, and hands Dovecot's login proxy the Exchange
+// mailbox and an app-only token (TOKEN user=...) for proxy_mech=xoauth2.
+// Configuration: passdb { driver = exoauth  args = ... }, exoauth-plugins(5).
 #include "args.hh"
 #include "link.hh"
 
@@ -15,6 +17,7 @@ extern "C" {
 #include "passdb.h"
 }
 
+#include <cstring>
 #include <memory>
 #include <new>
 #include <string>
@@ -72,29 +75,56 @@ passdb_result verdict(struct auth_request *request, const Outcome &o)
     return PASSDB_RESULT_INTERNAL_FAILURE;
 }
 
-void exoauth_verify_plain(struct auth_request *request, const char *password,
-                          verify_plain_callback_t *callback)
+// mode=proxy: exoauthd's answer to TOKEN user=... becomes Dovecot's proxy
+// fields, or a refusal (no mailbox for this user) or a temporary failure.
+passdb_result proxy_verdict(struct auth_request *request, const PluginArgs &a, const Outcome &o)
 {
-    auto *mod = reinterpret_cast<ExoauthPassdb *>(request->passdb->passdb);
-    const PluginArgs &a = *mod->args;
-    std::string token = password;
-    std::string problem = exo::dovecot::token_problem(token, a.max_token);
-    if (!problem.empty()) {
-        e_info(authdb_event(request), "exoauth: token %s refused: %s", exo::short_hash(token).c_str(),
-               problem.c_str());
-        exo::wipe(token);
-        callback(PASSDB_RESULT_PASSWORD_MISMATCH, request);
-        return;
+    struct event *ev = authdb_event(request);
+    if (!o.answered) {
+        e_error(ev, "exoauth: temporary failure: %s", o.error.c_str());
+        return PASSDB_RESULT_INTERNAL_FAILURE;
     }
-    const char *login = request->fields.user ? request->fields.user : "";
-    exo::proto::Fields f = {{"token", token}, {"login", login}};
-    exo::wipe(token);
+    const exo::proto::Response &r = o.resp;
+    const std::string *token = r.get("token"), *mailbox = r.get("mailbox"), *hash = r.get("hash");
+    const std::string *code = r.get("code"), *reason = r.get("reason");
+    const char *why = reason ? reason->c_str() : "no reason";
+    if (r.status == "FAIL" && code && *code == "not_mapped") {
+        e_info(ev, "exoauth: no Exchange mailbox for this user: %s", why);
+        return PASSDB_RESULT_USER_UNKNOWN;
+    }
+    if (r.status != "OK" || !token || !mailbox || !hash) {
+        e_error(ev, "exoauth: no token for the proxy (%s %s): %s", r.status.c_str(), code ? code->c_str() : "-", why);
+        return PASSDB_RESULT_INTERNAL_FAILURE;
+    }
+    const char *service = request->fields.service ? request->fields.service : "";
+    unsigned port = strcmp(service, "imap") == 0 ? a.imap_port : strcmp(service, "pop3") == 0 ? a.pop3_port : 0;
+    if (port == 0) {
+        e_error(ev, "exoauth: mode=proxy serves imap and pop3, not %s", service);
+        return PASSDB_RESULT_INTERNAL_FAILURE;
+    }
+    auth_request_set_field(request, "proxy", "y", nullptr);
+    auth_request_set_field(request, "host", a.proxy_host.c_str(), nullptr);
+    auth_request_set_field(request, "port", std::to_string(port).c_str(), nullptr);
+    auth_request_set_field(request, "ssl", a.proxy_ssl.c_str(), nullptr);
+    auth_request_set_field(request, "proxy_mech", "xoauth2", nullptr);
+    auth_request_set_field(request, "destuser", mailbox->c_str(), nullptr);
+    auth_request_set_field(request, "pass", token->c_str(), nullptr);
+    e_debug(ev, "exoauth: proxying to %s as %s with token %s", a.proxy_host.c_str(), mailbox->c_str(),
+            hash->c_str());
+    return PASSDB_RESULT_OK;
+}
+
+// Ask exoauthd, then hand the verdict to Dovecot exactly once.
+void ask(struct auth_request *request, verify_plain_callback_t *callback, const PluginArgs &a,
+         const std::string &command, exo::proto::Fields &fields)
+{
     auth_request_ref(request);
+    const PluginArgs *args = &a;
     try {
-        link_for(a).call("VALIDATE", f, [request, callback](const Outcome &o) mutable {
+        link_for(a).call(command, fields, [request, callback, args](const Outcome &o) mutable {
             passdb_result result = PASSDB_RESULT_INTERNAL_FAILURE;
             try {
-                result = verdict(request, o);
+                result = args->proxy ? proxy_verdict(request, *args, o) : verdict(request, o);
             } catch (...) {
                 e_error(authdb_event(request), "exoauth: out of memory");
             }
@@ -106,7 +136,34 @@ void exoauth_verify_plain(struct auth_request *request, const char *password,
         callback(PASSDB_RESULT_INTERNAL_FAILURE, request);
         auth_request_unref(&request);
     }
-    exo::wipe(f[0].second);
+    for (auto &f : fields)
+        exo::wipe(f.second);
+}
+
+void exoauth_verify_plain(struct auth_request *request, const char *password,
+                          verify_plain_callback_t *callback)
+{
+    auto *mod = reinterpret_cast<ExoauthPassdb *>(request->passdb->passdb);
+    const PluginArgs &a = *mod->args;
+    const char *login = request->fields.user ? request->fields.user : "";
+    if (a.proxy) {
+        // The local password was checked by the passdb before this one.
+        exo::proto::Fields f = {{"user", login}};
+        ask(request, callback, a, "TOKEN", f);
+        return;
+    }
+    std::string token = password;
+    std::string problem = exo::dovecot::token_problem(token, a.max_token);
+    if (!problem.empty()) {
+        e_info(authdb_event(request), "exoauth: token %s refused: %s", exo::short_hash(token).c_str(),
+               problem.c_str());
+        exo::wipe(token);
+        callback(PASSDB_RESULT_PASSWORD_MISMATCH, request);
+        return;
+    }
+    exo::proto::Fields f = {{"token", token}, {"login", login}};
+    exo::wipe(token);
+    ask(request, callback, a, "VALIDATE", f);
 }
 
 struct passdb_module *exoauth_preinit(pool_t pool, const char *args)

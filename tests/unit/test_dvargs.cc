@@ -30,6 +30,19 @@ static void test_defaults_and_accepted(void **)
     assert_int_equal(a.timeout_ms, 2500);
     assert_true(parse_args("timeout=700", a, error));
     assert_int_equal(a.timeout_ms, 700);
+    assert_false(a.proxy);
+    assert_true(parse_args("mode=proxy proxy_host=127.0.0.1 imap_port=10993 pop3_port=10995 proxy_ssl=starttls",
+                           a, error));
+    assert_true(a.proxy);
+    assert_string_equal(a.proxy_host.c_str(), "127.0.0.1");
+    assert_int_equal(a.imap_port, 10993);
+    assert_int_equal(a.pop3_port, 10995);
+    assert_string_equal(a.proxy_ssl.c_str(), "starttls");
+    PluginArgs d;
+    assert_string_equal(d.proxy_host.c_str(), "outlook.office365.com");
+    assert_int_equal(d.imap_port, 993);
+    assert_int_equal(d.pop3_port, 995);
+    assert_string_equal(d.proxy_ssl.c_str(), "yes");
 }
 
 static void test_refused(void **)
@@ -51,6 +64,12 @@ static void test_refused(void **)
         {"max_token=99999", "max_token must be"},
         {"max_token=1k", "max_token must be"},
         {"sockt=/x", "unknown key \"sockt\""},
+        {"mode=both", "mode must be validate or proxy"},
+        {"proxy_host=", "proxy_host must be"},
+        {"proxy_host=a/b", "proxy_host must be"},
+        {"imap_port=0", "imap_port must be 1 to 65535"},
+        {"pop3_port=65536", "pop3_port must be 1 to 65535"},
+        {"proxy_ssl=no", "proxy_ssl must be yes or starttls"},
         {"socket=/ok timeout=1s bogus=1", "unknown key \"bogus\""},
     };
     for (const Row &r : rows) {
