@@ -1,0 +1,441 @@
+# mta.py: private Postfix and Dovecot instances for the end-to-end tests,
+# each with its own configuration, spool, sockets and log under a temp dir,
+# listening on 127.0.0.1 only, started and stopped by the test; and the
+# upstream stand-in for Exchange Online built from them. Nothing here
+# touches the system's Postfix or Dovecot. Waiting is always for a
+# condition (a port accepting, a log line, a file) with a deadline.
+import email
+import email.policy
+import glob
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+CONF = os.path.join(TOP, "conf")
+BUILD = os.environ.get("EXOAUTH_BUILD", TOP)
+SASL_PLUGIN = os.path.join(BUILD, ".libs", "libexoauth.so")
+DOVECOT_PLUGIN = os.path.join(BUILD, ".libs", "lib20_authdb_exoauth.so")
+DOVECOT_MODULES = "/usr/lib/dovecot/modules/auth"
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout, what, log=lambda: ""):
+    """Poll pred until it is true; fail with what and a log tail after timeout."""
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for %s\n--- log tail ---\n%s" % (what, log()[-4000:]))
+        time.sleep(delay)  # polling interval of a bounded wait, not synchronisation
+        delay = min(delay * 2, 0.2)
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def snippet(path, replace=()):
+    """A shipped conf/ file, verbatim but for the listed (old, new) replacements."""
+    text = read(os.path.join(CONF, path))
+    for old, new in replace:
+        assert old in text, "%s no longer contains %r" % (path, old)
+        text = text.replace(old, new)
+    return text
+
+
+class Postfix:
+    """A private Postfix: own config dir, queue, data dir and log file."""
+
+    def __init__(self, root, name, main_extra="", smtpd_port=None, chroot=True, services=""):
+        self.dir = os.path.join(root, name)
+        self.etc = os.path.join(self.dir, "etc")
+        self.spool = os.path.join(self.dir, "spool")
+        self.data = os.path.join(self.dir, "data")
+        self.log = os.path.join(self.dir, "maillog")
+        for d in (self.etc, self.spool, self.data):
+            os.makedirs(d, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        self.port = smtpd_port or free_port()
+        self.name = name
+        self.running = False
+        ch = "y" if chroot else "n"
+        main = "\n".join([
+            "compatibility_level = 3.6",
+            "queue_directory = " + self.spool,
+            "data_directory = " + self.data,
+            "mail_owner = postfix",
+            "setgid_group = postdrop",
+            "myhostname = %s.test" % name,
+            "mydomain = test",
+            "myorigin = $myhostname",
+            "mydestination =",
+            "inet_interfaces = 127.0.0.1",
+            "inet_protocols = ipv4",
+            "mynetworks = 127.0.0.0/8",
+            "maillog_file = " + self.log,
+            "maillog_file_prefixes = " + self.dir,
+            "meta_directory = /etc/postfix",
+            "syslog_name = " + name,
+            "biff = no",
+            "smtputf8_enable = no",
+            "alias_maps =",
+            "alias_database =",
+            "local_recipient_maps =",
+            "smtp_host_lookup = native",
+            "disable_dns_lookups = yes",
+            "smtp_dns_support_level = disabled",
+            "import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C",
+            "queue_run_delay = 300s",
+            "minimal_backoff_time = 300s",
+            "maximal_backoff_time = 600s",
+            "delay_warning_time = 0",
+            main_extra,
+        ])
+        with open(os.path.join(self.etc, "main.cf"), "w") as f:
+            f.write(main + "\n")
+        master = [
+            "127.0.0.1:%d inet n - %s - - smtpd" % (self.port, ch),
+            "pickup    unix  n       -       %s      60      1       pickup" % ch,
+            "cleanup   unix  n       -       %s      -       0       cleanup" % ch,
+            "qmgr      unix  n       -       n       300     1       qmgr",
+            "tlsmgr    unix  -       -       %s      1000?   1       tlsmgr" % ch,
+            "rewrite   unix  -       -       %s      -       -       trivial-rewrite" % ch,
+            "bounce    unix  -       -       %s      -       0       bounce" % ch,
+            "defer     unix  -       -       %s      -       0       bounce" % ch,
+            "trace     unix  -       -       %s      -       0       bounce" % ch,
+            "verify    unix  -       -       %s      -       1       verify" % ch,
+            "flush     unix  n       -       %s      1000?   0       flush" % ch,
+            "proxymap  unix  -       -       n       -       -       proxymap",
+            "proxywrite unix -       -       n       -       1       proxymap",
+            "smtp      unix  -       -       %s      -       -       smtp" % ch,
+            "relay     unix  -       -       %s      -       -       smtp" % ch,
+            "showq     unix  n       -       %s      -       -       showq" % ch,
+            "error     unix  -       -       %s      -       -       error" % ch,
+            "retry     unix  -       -       %s      -       -       error" % ch,
+            "discard   unix  -       -       %s      -       -       discard" % ch,
+            "local     unix  -       n       n       -       -       local",
+            "virtual   unix  -       n       n       -       -       virtual",
+            "lmtp      unix  -       -       %s      -       -       lmtp" % ch,
+            "anvil     unix  -       -       %s      -       1       anvil" % ch,
+            "scache    unix  -       -       %s      -       1       scache" % ch,
+            "postlog   unix-dgram n  -       n       -       1       postlogd",
+            services,
+        ]
+        with open(os.path.join(self.etc, "master.cf"), "w") as f:
+            f.write("\n".join(master) + "\n")
+        if chroot:
+            # What chrooted Postfix daemons read from /etc inside the jail.
+            os.makedirs(os.path.join(self.spool, "etc"), exist_ok=True)
+            for f in ("services", "hosts", "resolv.conf", "nsswitch.conf", "localtime"):
+                if os.path.exists("/etc/" + f):
+                    shutil.copy("/etc/" + f, os.path.join(self.spool, "etc", f))
+
+    def env(self):
+        return dict(os.environ, MAIL_CONFIG=self.etc)
+
+    def cmd(self, *args, check=True, input=None):
+        """Run a Postfix command against this instance."""
+        r = subprocess.run(list(args), env=self.env(), capture_output=True, text=True, input=input,
+                           timeout=60)
+        if check and r.returncode != 0:
+            raise AssertionError("%s failed: %s%s\n%s" % (args, r.stdout, r.stderr, self.log_text()[-3000:]))
+        return r
+
+    def postconf(self, *settings):
+        return self.cmd("postconf", "-c", self.etc, *settings).stdout
+
+    def postmap(self, path):
+        self.cmd("postmap", "-c", self.etc, path)
+
+    def start(self):
+        self.cmd("postfix", "-c", self.etc, "set-permissions", check=False)
+        self.cmd("postfix", "-c", self.etc, "check")
+        self.cmd("postfix", "-c", self.etc, "start")
+        self.running = True
+        wait_until(lambda: port_open(self.port), 30, "%s smtpd on port %d" % (self.name, self.port),
+                   self.log_text)
+        return self
+
+    def stop(self):
+        if self.running:
+            self.cmd("postfix", "-c", self.etc, "stop", check=False)
+            pid = os.path.join(self.spool, "pid", "master.pid")
+            wait_until(lambda: not os.path.exists(pid) or not _alive(pid), 30, "%s to stop" % self.name)
+            self.running = False
+
+    def reload(self):
+        self.cmd("postfix", "-c", self.etc, "reload")
+
+    def sendmail(self, sender, rcpts, message):
+        """Inject a message with sendmail(1) (pickup), as a local program would."""
+        r = subprocess.run(["/usr/sbin/sendmail", "-C", self.etc, "-f", sender, "-i", "--"] + list(rcpts),
+                           env=self.env(), input=message, capture_output=True, timeout=60)
+        assert r.returncode == 0, r
+
+    def flush(self):
+        self.cmd("postqueue", "-c", self.etc, "-f")
+
+    def queue(self):
+        """The queue as postqueue -j lists it."""
+        import json
+        out = self.cmd("postqueue", "-c", self.etc, "-j").stdout
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def log_text(self):
+        return read(self.log)
+
+    def wait_log(self, regex, timeout=30, count=1):
+        rx = re.compile(regex)
+        return wait_until(lambda: len(rx.findall(self.log_text())) >= count, timeout,
+                          "%r x%d in %s's log" % (regex, count, self.name), self.log_text)
+
+
+def _alive(pidfile):
+    try:
+        pid = int(read(pidfile).strip())
+        os.kill(pid, 0)
+        return True
+    except (ValueError, ProcessLookupError):
+        return False
+
+
+class Dovecot:
+    """A private Dovecot, with the exoauth passdb module visible to it.
+
+    Dovecot loads auth modules only from its compiled-in directory, so the
+    instance runs in its own mount namespace (unshare -m) where a copy of
+    that directory holding the freshly built plugin is bind-mounted over
+    it; the system's directory is never changed."""
+
+    def __init__(self, root, name, conf_extra, ssl_dir=None, plugin=True):
+        self.dir = os.path.join(root, name)
+        self.name = name
+        os.makedirs(self.dir, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        self.log = os.path.join(self.dir, "dovecot.log")
+        self.conf = os.path.join(self.dir, "dovecot.conf")
+        self.modules = os.path.join(self.dir, "auth-modules")
+        self.proc = None
+        os.makedirs(self.modules, exist_ok=True)
+        for f in glob.glob(os.path.join(DOVECOT_MODULES, "*.so")):
+            shutil.copy(f, self.modules)
+        if plugin:
+            shutil.copy(DOVECOT_PLUGIN, self.modules)
+        ssl = "ssl = no\n"
+        if ssl_dir:
+            ssl = ("ssl = yes\nssl_cert = <%s/server.pem\nssl_key = <%s/server.key\n"
+                   "ssl_client_ca_file = %s/ca.pem\n" % (ssl_dir, ssl_dir, ssl_dir))
+        base = "\n".join([
+            "base_dir = %s/run" % self.dir,
+            "state_dir = %s/state" % self.dir,
+            "instance_name = exo-%s-%d" % (name, os.getpid()),
+            "log_path = " + self.log,
+            "listen = 127.0.0.1",
+            "auth_failure_delay = 0",
+            "login_trusted_networks =",
+            "mail_location = maildir:%s/mail/%%u" % self.dir,
+            "mail_uid = %d" % pwd.getpwnam("nobody").pw_uid,
+            "mail_gid = %d" % pwd.getpwnam("nobody").pw_gid,
+            "first_valid_uid = 1",
+            ssl,
+        ])
+        os.makedirs(os.path.join(self.dir, "mail"), exist_ok=True)
+        os.chown(os.path.join(self.dir, "mail"), pwd.getpwnam("nobody").pw_uid, pwd.getpwnam("nobody").pw_gid)
+        with open(self.conf, "w") as f:
+            f.write(base + "\n" + conf_extra + "\n")
+        self.ports = [int(p) for p in re.findall(r"^\s*port\s*=\s*(\d+)", conf_extra, re.M) if int(p)]
+
+    def start(self):
+        script = "mount --bind %s %s && exec dovecot -F -c %s" % (self.modules, DOVECOT_MODULES, self.conf)
+        self.out = open(os.path.join(self.dir, "dovecot.out"), "ab")
+        self.proc = subprocess.Popen(["unshare", "-m", "sh", "-c", script], stdout=self.out, stderr=self.out)
+        for p in self.ports:
+            wait_until(lambda: self.proc.poll() is None and port_open(p) or self.proc.poll() is not None, 30,
+                       "%s on port %d" % (self.name, p), self.log_text)
+            if self.proc.poll() is not None:
+                raise AssertionError("dovecot %s exited: %s\n%s" % (self.name, read(self.out.name),
+                                                                   self.log_text()[-3000:]))
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=30)
+        if self.proc:
+            self.out.close()
+        self.proc = None
+
+    def log_text(self):
+        return read(self.log) + read(os.path.join(self.dir, "dovecot.out"))
+
+    def wait_log(self, regex, timeout=30, count=1):
+        rx = re.compile(regex)
+        return wait_until(lambda: len(rx.findall(self.log_text())) >= count, timeout,
+                          "%r x%d in %s's log" % (regex, count, self.name), self.log_text)
+
+
+def parse_messages(paths):
+    out = []
+    for p in sorted(paths):
+        with open(p, "rb") as f:
+            out.append(email.message_from_binary_file(f, policy=email.policy.default))
+    return out
+
+
+class ExchangeStandIn:
+    """An upstream SMTP server standing in for Exchange Online, built from
+    software the project did not write: a private Postfix smtpd that offers
+    STARTTLS and, after it, only the chosen OAuth mechanism, asking a
+    private Dovecot whose built-in oauth2 passdb validates tokens locally
+    (signature against the fake IdP's keys, exp, and aud through
+    active_attribute). Accepted mail is delivered by virtual(8) into a
+    Maildir, so a test reads exactly what arrived.
+
+    Why not the npm smtp-server package: it has no OAUTHBEARER, and a
+    verifier written here would be ours; Dovecot's oauth2 passdb is an
+    independent implementation of the checks."""
+
+    AUDIENCE = "https://outlook.office365.com"
+
+    def __init__(self, root, idp, mech="xoauth2", name="exchange"):
+        self.root = os.path.join(root, name)
+        os.makedirs(self.root, exist_ok=True)
+        os.chmod(self.root, 0o755)
+        self.idp = idp
+        self.mech = mech
+        self.keys = os.path.join(self.root, "keys")
+        self.maildir = os.path.join(self.root, "mailboxes")
+        nobody = pwd.getpwnam("nobody")
+        os.makedirs(self.maildir, exist_ok=True)
+        os.chown(self.maildir, nobody.pw_uid, nobody.pw_gid)
+        os.makedirs(self.keys, exist_ok=True)
+        self.auth_socket = os.path.join(self.root, "auth-postfix")
+        oauth2 = os.path.join(self.root, "oauth2.conf.ext")
+        with open(oauth2, "w") as f:
+            f.write("introspection_mode = local\n"
+                    "local_validation_key_dict = fs:posix:prefix=%s/\n"
+                    # Dovecot 2.3 local mode does not check aud itself:
+                    # active_attribute makes it compare the claim.
+                    "active_attribute = aud\nactive_value = %s\n"
+                    # App-only tokens carry no user claim: the user name is
+                    # the mailbox the client chose, like Exchange's
+                    # SendAsApp. A constant format makes Dovecot's
+                    # username comparison always equal.
+                    "username_attribute = sub\nusername_format = exchange\n" % (self.keys, self.AUDIENCE))
+        self.dovecot = Dovecot(root, name + "-auth", "\n".join([
+            "protocols =",
+            "auth_mechanisms = " + mech,
+            "auth_verbose = yes",
+            "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s\n}" % oauth2,
+            "userdb {\n  driver = static\n  args = uid=nobody gid=nogroup\n}",
+            "service auth {\n  unix_listener %s {\n    mode = 0666\n  }\n}" % self.auth_socket,
+        ]), plugin=False)
+        tls = idp.dir
+        self.postfix = Postfix(root, name + "-smtpd", chroot=False, main_extra="\n".join([
+            "smtpd_tls_security_level = may",
+            "smtpd_tls_cert_file = %s/server.pem" % tls,
+            "smtpd_tls_key_file = %s/server.key" % tls,
+            "smtpd_tls_auth_only = yes",
+            "smtpd_tls_mandatory_protocols = >=TLSv1.2",
+            "smtpd_sasl_auth_enable = yes",
+            "smtpd_sasl_type = dovecot",
+            "smtpd_sasl_path = " + self.auth_socket,
+            "smtpd_sasl_authenticated_header = yes",
+            "smtpd_recipient_restrictions = permit_sasl_authenticated, reject",
+            "smtpd_relay_restrictions = permit_sasl_authenticated, reject",
+            "line_length_limit = 16384",
+            "virtual_mailbox_domains = contoso.example fabrikam.example",
+            "virtual_mailbox_base = " + self.maildir,
+            "virtual_mailbox_maps = static:inbox/",
+            "virtual_uid_maps = static:%d" % nobody.pw_uid,
+            "virtual_gid_maps = static:%d" % nobody.pw_gid,
+        ]))
+        self.port = self.postfix.port
+        self.host = "127.0.0.1"
+        self.ca_file = idp.ca_file
+
+    def publish_keys(self):
+        """Write the fake IdP's current public keys where Dovecot looks."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
+        import base64
+        meta = self.idp.get("/contoso.example/v2.0/.well-known/openid-configuration")
+        jwks = self.idp.get(meta["jwks_uri"].split(self.idp.authority, 1)[1])
+        d = os.path.join(self.keys, "default", "RS256")
+        os.makedirs(d, exist_ok=True)
+
+        def num(s):
+            return int.from_bytes(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)), "big")
+        kids = []
+        for k in jwks["keys"]:
+            pub = RSAPublicNumbers(num(k["e"]), num(k["n"])).public_key()
+            pem = pub.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            with open(os.path.join(d, k["kid"]), "wb") as f:
+                f.write(pem)
+            kids.append(k["kid"])
+        for dirpath, dirnames, files in os.walk(self.keys):
+            os.chmod(dirpath, 0o755)
+        return kids
+
+    def revoke_kid(self, kid):
+        """Stop trusting one signing key; the auth process is restarted so
+        Dovecot's in-memory key cache forgets it too."""
+        os.unlink(os.path.join(self.keys, "default", "RS256", kid))
+        self.dovecot_reload()
+
+    def dovecot_reload(self):
+        subprocess.run(["doveadm", "-c", self.dovecot.conf, "reload"], check=True, capture_output=True,
+                       timeout=30)
+        self.dovecot.wait_log(r"master: Warning: SIGHUP received - reloading configuration", 30)
+
+    def start(self):
+        self.publish_keys()
+        self.dovecot.start()
+        wait_until(lambda: os.path.exists(self.auth_socket), 30, "stand-in auth socket",
+                   self.dovecot.log_text)
+        self.postfix.start()
+        return self
+
+    def stop(self):
+        self.postfix.stop()
+        self.dovecot.stop()
+
+    def message_files(self):
+        return glob.glob(os.path.join(self.maildir, "inbox", "new", "*"))
+
+    def messages(self):
+        return parse_messages(self.message_files())
+
+    def wait_messages(self, n, timeout=60):
+        wait_until(lambda: len(self.message_files()) >= n, timeout, "%d messages upstream" % n,
+                   lambda: self.postfix.log_text() + self.dovecot.log_text())
+        return self.messages()

@@ -1,0 +1,137 @@
+# test_relay.py: issue 3 end to end. A private Postfix (the site) relays
+# through the built SASL plugin, configured with the conf/postfix snippets,
+# to the Exchange Online stand-in (a second Postfix asking a Dovecot whose
+# built-in oauth2 passdb checks the fake IdP's tokens). Mail must arrive
+# once, intact, with one token request; every failure must defer, never
+# bounce, and the mail must go out when the failure is gone.
+import os
+import shutil
+import smtplib
+import uuid
+
+import pytest
+
+import mta
+from conftest import Daemon, cert_account, TENANT
+import idp as fakeidp
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="private Postfix instances need root")
+
+
+class Site:
+    """exoauthd with one app-only account plus the site's Postfix relaying
+    to the stand-in with the shipped snippets."""
+
+    def __init__(self, root, idp, upstream, chroot=True, mailbox="relay@contoso.example", account="relay",
+                 extra_accounts="", extra_global="", main_extra=""):
+        self.root = os.path.join(root, "site-" + uuid.uuid4().hex[:6])
+        os.makedirs(self.root)
+        os.chmod(self.root, 0o755)
+        self.idp = idp
+        cid = str(uuid.uuid4())
+        cert, key, pem = fakeidp.make_app_cert(self.root, "relay")
+        idp.register(tenant=TENANT, client_id=cid, certificate_pem=pem, roles=["SMTP.SendAsApp"])
+        self.client_id = cid
+        sasl = os.path.join(self.root, "sasl")
+        plugins = os.path.join(self.root, "sasl-plugins")
+        os.makedirs(sasl)
+        os.makedirs(plugins)
+        shutil.copy(mta.SASL_PLUGIN, plugins)
+        shutil.copy(os.path.join(mta.CONF, "postfix", "smtp.conf"), sasl)
+        hop = "[127.0.0.1]:%d" % upstream.port
+        name = os.path.basename(self.root)
+        etc = os.path.join(root, name + "-postfix", "etc")
+        relay = mta.snippet("postfix/main.cf-relay", [
+            ("[smtp.office365.com]:587", hop),
+            ("hash:/etc/postfix/sasl_passwd", "hash:%s/sasl_passwd" % etc),
+            ("/etc/postfix/sasl", sasl),
+            ("/etc/ssl/certs/ca-certificates.crt", idp.ca_file)])
+        # Test-only lines: load the built plugin, and name the certificate
+        # the stand-in presents (the fake IdP's, for localhost).
+        test_lines = ("import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=%s\n"
+                      "smtp_tls_secure_cert_match = localhost\n" % plugins)
+        self.postfix = mta.Postfix(root, name + "-postfix", main_extra=relay + test_lines + main_extra,
+                                   chroot=chroot)
+        passwd = mta.snippet("postfix/sasl_passwd", [
+            ("[smtp.office365.com]:587", hop), ("relay@contoso.example:relay", "%s:%s" % (mailbox, account))])
+        with open(os.path.join(etc, "sasl_passwd"), "w") as f:
+            f.write(passwd)
+        self.postfix.postmap(os.path.join(etc, "sasl_passwd"))
+        sockdir = os.path.join(self.postfix.spool, "exoauth")
+        os.makedirs(sockdir)
+        os.chmod(sockdir, 0o755)
+        listen = "[listen postfix]\npath = %s/exoauthd.sock\nmode = 0666\n\n" % sockdir
+        self.daemon = Daemon(root, idp, cert_account("relay", cid, cert, key) + extra_accounts + listen,
+                             extra_global="allow_users = postfix\n" + extra_global)
+
+    def start(self):
+        self.daemon.start()
+        self.postfix.start()
+        return self
+
+    def stop(self):
+        self.postfix.stop()
+        self.daemon.stop()
+
+    def submit(self, messages, sender="app@site.example", rcpt="bob@contoso.example"):
+        """Hand messages to the site's smtpd over one connection (as a scanner would)."""
+        c = smtplib.SMTP("127.0.0.1", self.postfix.port, timeout=30)
+        try:
+            for m in messages:
+                c.sendmail(sender, [rcpt], m)
+        finally:
+            c.quit()
+
+    def token_requests(self):
+        return self.idp.stats()["by_client"].get(self.client_id, 0)
+
+
+def message(i, tag):
+    return ("From: app@site.example\r\nTo: bob@contoso.example\r\nSubject: relay test %d\r\n"
+            "Message-ID: <%s-%d@site.example>\r\nX-Test-Seq: %d\r\n\r\nline one of %d\r\n"
+            "line two with trailing space \r\n.leading dot\r\n" % (i, tag, i, i, i)).encode()
+
+
+@pytest.fixture
+def env(tmp_root, fresh_idp):
+    """Started stand-in(s) and sites, stopped afterwards."""
+    started = []
+
+    def make(obj):
+        started.append(obj)
+        return obj.start()
+    yield make
+    for obj in reversed(started):
+        try:
+            obj.stop()
+        except Exception:  # keep stopping the rest
+            pass
+
+
+def check_delivered(upstream, tag, n):
+    msgs = [m for m in upstream.wait_messages(n, timeout=120) if tag in str(m["Message-ID"])]
+    seqs = sorted(int(m["X-Test-Seq"]) for m in msgs)
+    assert seqs == list(range(n)), "missing or duplicated: %s" % seqs
+    for m in msgs:
+        i = int(m["X-Test-Seq"])
+        assert m["Subject"] == "relay test %d" % i
+        body = m.get_content()
+        assert body == "line one of %d\nline two with trailing space \n.leading dot\n" % i, repr(body)
+        assert "(Authenticated sender: relay@contoso.example)" in str(m["Received"])
+    return msgs
+
+
+@pytest.mark.parametrize("chroot", [True, False], ids=["chroot", "no-chroot"])
+def test_200_messages_arrive_once_with_one_token(tmp_root, fresh_idp, env, chroot):
+    up = env(mta.ExchangeStandIn(tmp_root, fresh_idp, name="ex-%s" % uuid.uuid4().hex[:6]))
+    site = env(Site(tmp_root, fresh_idp, up, chroot=chroot))
+    tag = uuid.uuid4().hex[:8]
+    site.submit([message(i, tag) for i in range(200)])
+    check_delivered(up, tag, 200)
+    assert site.token_requests() == 1
+    log = site.postfix.log_text()
+    assert "status=bounced" not in log
+    assert "relay=127.0.0.1" in log and "status=sent" in log
+    assert "sasl_method=XOAUTH2, sasl_username=relay@contoso.example" in up.postfix.log_text()
+    token = site.daemon.token("relay")[1]["token"]
+    assert token not in log and token not in site.daemon.read_log()
