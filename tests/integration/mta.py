@@ -55,6 +55,17 @@ def port_open(port):
         return False
 
 
+def unix_open(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def read(path):
     try:
         with open(path, errors="replace") as f:
@@ -113,7 +124,8 @@ class Postfix:
             "smtp_host_lookup = native",
             "disable_dns_lookups = yes",
             "smtp_dns_support_level = disabled",
-            "import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C",
+            "" if re.search(r"^import_environment\s*=", main_extra, re.M)
+            else "import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C",
             "queue_run_delay = 300s",
             "minimal_backoff_time = 300s",
             "maximal_backoff_time = 600s",
@@ -373,6 +385,9 @@ class ExchangeStandIn:
             "smtpd_recipient_restrictions = permit_sasl_authenticated, reject",
             "smtpd_relay_restrictions = permit_sasl_authenticated, reject",
             "line_length_limit = 16384",
+            # A session's auth connection dies with smtpd: revoke_kid's
+            # Dovecot restart is then seen by the very next session.
+            "max_use = 1",
             "virtual_mailbox_domains = contoso.example fabrikam.example",
             "virtual_mailbox_base = " + self.maildir,
             "virtual_mailbox_maps = static:inbox/",
@@ -407,21 +422,21 @@ class ExchangeStandIn:
         return kids
 
     def revoke_kid(self, kid):
-        """Stop trusting one signing key; the auth process is restarted so
-        Dovecot's in-memory key cache forgets it too."""
+        """Stop trusting one signing key. Dovecot caches keys in the auth
+        process, and a reload lets the old process serve connections it
+        already has, so Dovecot is restarted; smtpd (max_use 1) opens a
+        new auth connection for every session."""
         os.unlink(os.path.join(self.keys, "default", "RS256", kid))
-        self.dovecot_reload()
+        self.dovecot.stop()
+        self.start_auth()
 
-    def dovecot_reload(self):
-        subprocess.run(["doveadm", "-c", self.dovecot.conf, "reload"], check=True, capture_output=True,
-                       timeout=30)
-        self.dovecot.wait_log(r"master: Warning: SIGHUP received - reloading configuration", 30)
+    def start_auth(self):
+        self.dovecot.start()
+        wait_until(lambda: unix_open(self.auth_socket), 30, "stand-in auth socket", self.dovecot.log_text)
 
     def start(self):
         self.publish_keys()
-        self.dovecot.start()
-        wait_until(lambda: os.path.exists(self.auth_socket), 30, "stand-in auth socket",
-                   self.dovecot.log_text)
+        self.start_auth()
         self.postfix.start()
         return self
 

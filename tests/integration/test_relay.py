@@ -135,3 +135,86 @@ def test_200_messages_arrive_once_with_one_token(tmp_root, fresh_idp, env, chroo
     assert "sasl_method=XOAUTH2, sasl_username=relay@contoso.example" in up.postfix.log_text()
     token = site.daemon.token("relay")[1]["token"]
     assert token not in log and token not in site.daemon.read_log()
+
+
+NO_CACHE = "smtp_connection_cache_on_demand = no\n"  # every delivery authenticates afresh
+
+
+def test_oauthbearer_when_the_server_offers_only_it(tmp_root, fresh_idp, env):
+    up = env(mta.ExchangeStandIn(tmp_root, fresh_idp, mech="oauthbearer", name="ex-%s" % uuid.uuid4().hex[:6]))
+    site = env(Site(tmp_root, fresh_idp, up))
+    tag = uuid.uuid4().hex[:8]
+    site.submit([message(i, tag) for i in range(5)])
+    check_delivered(up, tag, 5)
+    assert "sasl_method=OAUTHBEARER, sasl_username=relay@contoso.example" in up.postfix.log_text()
+
+
+def deferred(site, n):
+    """Wait until n deliveries were deferred; none may have bounced."""
+    site.postfix.wait_log(r"status=deferred", timeout=60, count=n)
+    assert "status=bounced" not in site.postfix.log_text()
+    assert len(site.postfix.queue()) >= 1
+
+
+def test_exoauthd_down_defers_then_everything_goes_out_once(tmp_root, fresh_idp, env):
+    up = env(mta.ExchangeStandIn(tmp_root, fresh_idp, name="ex-%s" % uuid.uuid4().hex[:6]))
+    site = env(Site(tmp_root, fresh_idp, up, main_extra=NO_CACHE))
+    tag = uuid.uuid4().hex[:8]
+    site.submit([message(i, tag) for i in range(5)])
+    check_delivered(up, tag, 5)
+    site.daemon.stop()
+    site.submit([message(i, tag) for i in range(5, 10)])
+    deferred(site, 1)
+    assert "exoauthd unavailable" in site.postfix.log_text()
+    assert len(up.message_files()) == 5
+    site.daemon.start()
+    site.postfix.flush()
+    check_delivered(up, tag, 10)
+    assert len(up.message_files()) == 10
+    assert site.postfix.queue() == []
+
+
+def test_refused_token_is_invalidated_and_the_retry_uses_a_new_one(tmp_root, fresh_idp, env):
+    up = env(mta.ExchangeStandIn(tmp_root, fresh_idp, name="ex-%s" % uuid.uuid4().hex[:6]))
+    site = env(Site(tmp_root, fresh_idp, up, main_extra=NO_CACHE))
+    tag = uuid.uuid4().hex[:8]
+    site.submit([message(0, tag)])
+    check_delivered(up, tag, 1)
+    old_kid = up.publish_keys()[0]
+    fresh_idp.rotate_keys()          # new tokens get a new key...
+    up.publish_keys()
+    up.revoke_kid(old_kid)           # ...and upstream stops trusting the old one
+    site.submit([message(1, tag)])
+    deferred(site, 1)
+    log = site.postfix.log_text()
+    assert "server refused token" in log and "token invalidated" in log, log[-2000:]
+    assert "dropped" in site.daemon.read_log() or site.token_requests() == 1
+    site.postfix.flush()
+    check_delivered(up, tag, 2)
+    assert site.token_requests() == 2
+    assert "status=bounced" not in site.postfix.log_text()
+
+
+def test_idp_failures_do_not_matter_while_the_token_is_valid(tmp_root, fresh_idp, env):
+    up = env(mta.ExchangeStandIn(tmp_root, fresh_idp, name="ex-%s" % uuid.uuid4().hex[:6]))
+    site = env(Site(tmp_root, fresh_idp, up, main_extra=NO_CACHE))
+    tag = uuid.uuid4().hex[:8]
+    site.submit([message(0, tag)])
+    check_delivered(up, tag, 1)
+    fresh_idp.fault(endpoint="token", mode="status", status=503)
+    site.submit([message(1, tag)])
+    fresh_idp.fault(endpoint="token", mode="429", retry_after=60)
+    site.submit([message(2, tag)])
+    check_delivered(up, tag, 3)
+    assert site.token_requests() == 1
+
+
+def test_mailbox_without_account_is_deferred_with_a_clear_line(tmp_root, fresh_idp, env):
+    up = env(mta.ExchangeStandIn(tmp_root, fresh_idp, name="ex-%s" % uuid.uuid4().hex[:6]))
+    site = env(Site(tmp_root, fresh_idp, up, account="", main_extra=NO_CACHE))
+    before = site.token_requests()   # exoauthd may warm its account's token at start
+    site.submit([message(0, uuid.uuid4().hex[:8])])
+    deferred(site, 1)
+    assert ("mailbox relay@contoso.example has no exoauthd account: put it in the password field of "
+            "smtp_sasl_password_maps") in site.postfix.log_text()
+    assert site.token_requests() == before and up.message_files() == []
