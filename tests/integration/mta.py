@@ -338,7 +338,7 @@ class ExchangeStandIn:
 
     AUDIENCE = "https://outlook.office365.com"
 
-    def __init__(self, root, idp, mech="xoauth2", name="exchange"):
+    def __init__(self, root, idp, mech="xoauth2", name="exchange", plain_users=None):
         self.root = os.path.join(root, name)
         os.makedirs(self.root, exist_ok=True)
         os.chmod(self.root, 0o755)
@@ -363,11 +363,21 @@ class ExchangeStandIn:
                     # SendAsApp. A constant format makes Dovecot's
                     # username comparison always equal.
                     "username_attribute = sub\nusername_format = exchange\n" % (self.keys, self.AUDIENCE))
+        # plain_users (user -> password): also offer AUTH PLAIN, checked
+        # by a passwd-file passdb, as a baseline for the benchmarks.
+        plain = []
+        if plain_users:
+            users = os.path.join(self.root, "plain-users")
+            with open(users, "w") as f:
+                f.write("".join("%s:{PLAIN}%s\n" % (u, p) for u, p in plain_users.items()))
+            os.chmod(users, 0o644)
+            plain = ["passdb {\n  driver = passwd-file\n  mechanisms = plain\n  args = %s\n}" % users]
         self.dovecot = Dovecot(root, name + "-auth", "\n".join([
             "protocols =",
-            "auth_mechanisms = " + mech,
+            "auth_mechanisms = " + mech + (" plain" if plain_users else ""),
             "auth_verbose = yes",
             "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s\n}" % oauth2,
+        ] + plain + [
             "userdb {\n  driver = static\n  args = uid=nobody gid=nogroup\n}",
             "service auth {\n  unix_listener %s {\n    mode = 0666\n  }\n}" % self.auth_socket,
         ]), plugin=False)
