@@ -60,12 +60,14 @@ class LoginSite:
     the shipped snippet and the plugin, and the site's Postfix smtpd asking
     that Dovecot, with the shipped submission snippet."""
 
-    def __init__(self, root, idp, mechanisms=None):
+    def __init__(self, root, idp, mechanisms=None, daemon=None):
         self.root = os.path.join(root, "login-" + uuid.uuid4().hex[:6])
         os.makedirs(self.root)
         os.chmod(self.root, 0o755)
         self.idp = idp
-        self.daemon = Daemon(self.root, idp, VALIDATE, extra_global="allow_users = dovecot postfix root\n")
+        # An exoauthd of its own, or one already running with [validate].
+        self.own_daemon = daemon is None
+        self.daemon = daemon or Daemon(self.root, idp, VALIDATE, extra_global="allow_users = dovecot postfix root\n")
         name = os.path.basename(self.root)
         tls = idp.dir
         self.postfix = mta.Postfix(self.root, name + "-smtpd", main_extra="\n".join([
@@ -95,7 +97,8 @@ class LoginSite:
         ]), ssl_dir=tls)
 
     def start(self):
-        self.daemon.start()
+        if self.own_daemon:
+            self.daemon.start()
         self.postfix.start()   # makes private/, where Dovecot puts the auth socket
         self.dovecot.start()
         return self
@@ -103,7 +106,8 @@ class LoginSite:
     def stop(self):
         self.dovecot.stop()
         self.postfix.stop()
-        self.daemon.stop()
+        if self.own_daemon:
+            self.daemon.stop()
 
     def log(self):
         return self.dovecot.log_text()
