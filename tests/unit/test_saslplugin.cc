@@ -251,6 +251,20 @@ static void test_xoauth2_transcript(void **)
     assert_null(strstr(g_log.c_str(), "eyJ.tok.sig"));
 }
 
+// The 334 path: the server's empty challenge before the client has said
+// anything gets the same initial response, byte for byte.
+static void test_empty_challenge_first(void **)
+{
+    Harness h;
+    h.start({TOKEN_OK});
+    void *ctx = h.open(0);
+    std::string out;
+    assert_int_equal(h.step(ctx, 0, "", out), SASL_CONTINUE);
+    assert_text(out, std::string("user=relay@contoso.example\x01" "auth=Bearer eyJ.tok.sig\x01\x01"));
+    h.plugs[0].mech_dispose(ctx, &h.utils);
+    h.d.stop();
+}
+
 // OAUTHBEARER: GS2 header, host and port from the connection, ^A reply.
 static void test_oauthbearer_transcript(void **)
 {
@@ -341,6 +355,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xoauth2_transcript),    cmocka_unit_test(test_oauthbearer_transcript),
+        cmocka_unit_test(test_empty_challenge_first),
         cmocka_unit_test(test_temporary_failure),     cmocka_unit_test(test_silent_daemon_times_out),
         cmocka_unit_test(test_unmapped_mailbox),      cmocka_unit_test(test_bad_settings_refuse_init),
     };
