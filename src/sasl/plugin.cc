@@ -99,8 +99,10 @@ int fail(const sasl_utils_t *u, int code, const std::string &why)
     return code;
 }
 
-// Ask exoauthd for the account's token.
-bool fetch_token(Exchange &x, std::string &token, std::string &why)
+// Ask exoauthd for the account's token: SASL_OK, SASL_NOAUTHZ when
+// mailbox_map does not let the account act as the mailbox (Postfix then
+// says "authorization failure"), or SASL_TRYAGAIN. Postfix defers on all.
+int fetch_token(Exchange &x, std::string &token, std::string &why)
 {
     Client c;
     proto::Response r;
@@ -108,18 +110,18 @@ bool fetch_token(Exchange &x, std::string &token, std::string &why)
     if (!c.connect(g_settings.socket, g_settings.timeout_ms, why) ||
         !c.call(req, r, g_settings.timeout_ms, why)) {
         why = "exoauthd unavailable (" + why + "); mail waits in the queue";
-        return false;
+        return SASL_TRYAGAIN;
     }
     if (r.status != "OK" || !r.get("token") || !r.get("hash")) {
         const std::string *code = r.get("code"), *reason = r.get("reason");
         why = "no token for account " + x.account + " (mailbox " + x.mailbox + "): " +
               (code ? *code : r.status) + (reason ? ": " + *reason : std::string());
-        return false;
+        return code && *code == "not_mapped" ? SASL_NOAUTHZ : SASL_TRYAGAIN;
     }
     token = *r.get("token");
     x.hash = *r.get("hash");
     wipe(r.fields[0].second);
-    return true;
+    return SASL_OK;
 }
 
 // Tell exoauthd the server refused the token with this hash.
@@ -146,8 +148,9 @@ int first_step(Exchange &x, sasl_client_params_t *params, const char **clientout
                     "mailbox " + proto::sanitize(x.mailbox, 128) +
                         " has no exoauthd account: put it in the password field of smtp_sasl_password_maps");
     std::string token, why;
-    if (!fetch_token(x, token, why))
-        return fail(u, SASL_TRYAGAIN, why);
+    int got = fetch_token(x, token, why);
+    if (got != SASL_OK)
+        return fail(u, got, why);
     if (x.oauthbearer) {
         std::string host = params->serverFQDN ? params->serverFQDN : "";
         std::string port = sasl::port_of(params->ipremoteport ? params->ipremoteport : "");

@@ -329,6 +329,22 @@ static void test_unmapped_mailbox(void **)
     assert_int_equal(h.d.seen.size(), 0);
 }
 
+// mailbox_map refuses: an authorization failure (Postfix still defers).
+static void test_mailbox_not_allowed(void **)
+{
+    Harness h;
+    h.start({"1\tFAIL\tkind=perm\tcode=not_mapped\treason=mailbox_map does not let account relay act as "
+             "relay@contoso.example"});
+    void *ctx = h.open(0);
+    std::string out;
+    assert_int_equal(h.step(ctx, 0, nullptr, out), SASL_NOAUTHZ);
+    assert_text(g_error, "exoauth: no token for account relay (mailbox relay@contoso.example): not_mapped: "
+                         "mailbox_map does not let account relay act as relay@contoso.example");
+    assert_true(out.empty());
+    h.plugs[0].mech_dispose(ctx, &h.utils);
+    h.d.stop();
+}
+
 // A bad smtp.conf stops the plugin from loading, with the reason logged.
 static void test_bad_settings_refuse_init(void **)
 {
@@ -357,7 +373,7 @@ int main(void)
         cmocka_unit_test(test_xoauth2_transcript),    cmocka_unit_test(test_oauthbearer_transcript),
         cmocka_unit_test(test_empty_challenge_first),
         cmocka_unit_test(test_temporary_failure),     cmocka_unit_test(test_silent_daemon_times_out),
-        cmocka_unit_test(test_unmapped_mailbox),      cmocka_unit_test(test_bad_settings_refuse_init),
+        cmocka_unit_test(test_unmapped_mailbox),      cmocka_unit_test(test_mailbox_not_allowed),      cmocka_unit_test(test_bad_settings_refuse_init),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
