@@ -105,7 +105,14 @@ passdb_result proxy_verdict(struct auth_request *request, const PluginArgs &a, c
     auth_request_set_field(request, "proxy", "y", nullptr);
     auth_request_set_field(request, "host", a.proxy_host.c_str(), nullptr);
     auth_request_set_field(request, "port", std::to_string(port).c_str(), nullptr);
-    auth_request_set_field(request, "ssl", a.proxy_ssl.c_str(), nullptr);
+    // Dovecot's login proxy takes implicit TLS from the field "ssl" and
+    // STARTTLS from the field "starttls" (login-common/client-common-auth.c);
+    // any value of "ssl" but any-cert means implicit TLS, so ssl=starttls
+    // would start a TLS handshake on Exchange's plain port.
+    if (a.proxy_ssl == "starttls")
+        auth_request_set_field(request, "starttls", "yes", nullptr);
+    else
+        auth_request_set_field(request, "ssl", "yes", nullptr);
     auth_request_set_field(request, "proxy_mech", "xoauth2", nullptr);
     auth_request_set_field(request, "destuser", mailbox->c_str(), nullptr);
     auth_request_set_field(request, "pass", token->c_str(), nullptr);

@@ -66,6 +66,41 @@ def unix_open(path):
         s.close()
 
 
+def imap_verdict(port, login):
+    """Connect to IMAP on 127.0.0.1:port, run login(conn) (which returns
+    the tagged answer's text) and LOGOUT: ('ok', text), or ('refused' or
+    'temporary', Dovecot's text) when the login fails."""
+    import imaplib
+    m = imaplib.IMAP4("127.0.0.1", port, timeout=20)
+    try:
+        text = login(m)
+        m.logout()
+        return "ok", text
+    except imaplib.IMAP4.error as e:
+        text = str(e)
+        return ("temporary" if "UNAVAILABLE" in text else "refused"), text
+    finally:
+        try:
+            m.shutdown()
+        except OSError:
+            pass
+
+
+def oauth2_local_conf(path, keys, audience):
+    """Dovecot's oauth2 passdb in local mode as the Exchange stand-ins use
+    it: keys from the fake IdP; Dovecot 2.3 local mode does not check aud
+    itself, so active_attribute makes it compare the claim; app-only tokens
+    carry no user claim, so the user name is the mailbox the client chose
+    (like Exchange's SendAsApp / AccessAsApp) and a constant format makes
+    Dovecot's username comparison always equal."""
+    with open(path, "w") as f:
+        f.write("introspection_mode = local\n"
+                "local_validation_key_dict = fs:posix:prefix=%s/\n"
+                "active_attribute = aud\nactive_value = %s\n"
+                "username_attribute = sub\nusername_format = exchange\n" % (keys, audience))
+    return path
+
+
 def read(path):
     try:
         with open(path, errors="replace") as f:
@@ -351,18 +386,7 @@ class ExchangeStandIn:
         os.chown(self.maildir, nobody.pw_uid, nobody.pw_gid)
         os.makedirs(self.keys, exist_ok=True)
         self.auth_socket = os.path.join(self.root, "auth-postfix")
-        oauth2 = os.path.join(self.root, "oauth2.conf.ext")
-        with open(oauth2, "w") as f:
-            f.write("introspection_mode = local\n"
-                    "local_validation_key_dict = fs:posix:prefix=%s/\n"
-                    # Dovecot 2.3 local mode does not check aud itself:
-                    # active_attribute makes it compare the claim.
-                    "active_attribute = aud\nactive_value = %s\n"
-                    # App-only tokens carry no user claim: the user name is
-                    # the mailbox the client chose, like Exchange's
-                    # SendAsApp. A constant format makes Dovecot's
-                    # username comparison always equal.
-                    "username_attribute = sub\nusername_format = exchange\n" % (self.keys, self.AUDIENCE))
+        oauth2 = oauth2_local_conf(os.path.join(self.root, "oauth2.conf.ext"), self.keys, self.AUDIENCE)
         # plain_users (user -> password): also offer AUTH PLAIN, checked
         # by a passwd-file passdb, as a baseline for the benchmarks.
         plain = []
@@ -464,3 +488,110 @@ class ExchangeStandIn:
         wait_until(lambda: len(self.message_files()) >= n, timeout, "%d messages upstream" % n,
                    lambda: self.postfix.log_text() + self.dovecot.log_text())
         return self.messages()
+
+
+class ImapStandIn:
+    """An upstream IMAP/POP3 server standing in for Exchange Online
+    (outlook.office365.com:993/995), built from software the project did
+    not write: a private Dovecot on 127.0.0.1 speaking implicit TLS only
+    (imaps, pop3s; TLS >= 1.2 with the fake IdP's certificate, which
+    clients verify with idp.ca_file), offering only AUTH=XOAUTH2, and
+    checking each token with its built-in oauth2 passdb in local mode:
+    RS256 signature against the fake IdP's published keys, exp/nbf, and aud
+    (through active_attribute) = https://outlook.office365.com. Every
+    mailbox is a real Maildir under home/<mailbox>/Maildir, so a test
+    reads and writes exactly what a client sees upstream.
+
+    App-only tokens (IMAP.AccessAsApp / POP.AccessAsApp) carry no user
+    claim: like Exchange, the mailbox is the one the client names in
+    XOAUTH2's user=, and a constant username_format makes Dovecot's
+    comparison of that name with the token's sub always equal (the trick
+    ExchangeStandIn uses). The login log lines carry the TLS protocol and
+    cipher (%k) so a test can see what the upstream leg negotiated. With
+    starttls, plain imap/pop3 listeners (Exchange's 143/110) are opened
+    too, where TLS comes from STARTTLS/STLS."""
+
+    AUDIENCE = ExchangeStandIn.AUDIENCE
+
+    def __init__(self, root, idp, name="exo-imap", starttls=False):
+        self.root = os.path.join(root, name)
+        os.makedirs(self.root, exist_ok=True)
+        os.chmod(self.root, 0o755)
+        self.idp = idp
+        self.keys = os.path.join(self.root, "keys")
+        self.home = os.path.join(self.root, "home")
+        os.makedirs(self.keys, exist_ok=True)
+        nobody = pwd.getpwnam("nobody")
+        self.uid, self.gid = nobody.pw_uid, nobody.pw_gid
+        os.makedirs(self.home, exist_ok=True)
+        os.chown(self.home, self.uid, self.gid)
+        self.imap_port = free_port()
+        self.pop3_port = free_port()
+        self.imap_plain_port = free_port() if starttls else 0
+        self.pop3_plain_port = free_port() if starttls else 0
+        self.host = "127.0.0.1"
+        self.ca_file = idp.ca_file
+        oauth2 = oauth2_local_conf(os.path.join(self.root, "oauth2.conf.ext"), self.keys, self.AUDIENCE)
+        self.dovecot = Dovecot(root, name + "-dovecot", "\n".join([
+            "protocols = imap pop3",
+            "auth_mechanisms = xoauth2",
+            "disable_plaintext_auth = yes",
+            "ssl = required",
+            "ssl_min_protocol = TLSv1.2",
+            "auth_verbose = yes",
+            "login_log_format_elements = user=<%u> method=%m rip=%r lip=%l mpid=%e %c %k session=<%{session}>",
+            "passdb {\n  driver = oauth2\n  mechanisms = xoauth2\n  args = %s\n}" % oauth2,
+            "userdb {\n  driver = static\n  args = uid=nobody gid=nogroup home=%s/%%u\n}" % self.home,
+            "mail_location = maildir:~/Maildir",
+            # No auth penalty: tests fail logins on purpose from 127.0.0.1.
+            "service anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}",
+            "service imap-login {\n  inet_listener imap {\n    port = %d\n  }\n"
+            "  inet_listener imaps {\n    port = %d\n    ssl = yes\n  }\n}" % (self.imap_plain_port, self.imap_port),
+            "service pop3-login {\n  inet_listener pop3 {\n    port = %d\n  }\n"
+            "  inet_listener pop3s {\n    port = %d\n    ssl = yes\n  }\n}" % (self.pop3_plain_port, self.pop3_port),
+        ]), ssl_dir=idp.dir, plugin=False)
+
+    def publish_keys(self):
+        """Write the fake IdP's current public keys where Dovecot looks."""
+        return ExchangeStandIn.publish_keys(self)
+
+    def start(self):
+        self.publish_keys()
+        self.dovecot.start()
+        return self
+
+    def stop(self):
+        self.dovecot.stop()
+
+    def log_text(self):
+        return self.dovecot.log_text()
+
+    def logins(self, service="imap"):
+        """The successful upstream logins so far, as log lines."""
+        return re.findall(r"%s-login: Info: Login: [^\n]*" % service, self.log_text())
+
+    def maildir(self, mailbox):
+        return os.path.join(self.home, mailbox, "Maildir")
+
+    def put_message(self, mailbox, message):
+        """Deliver a message (bytes) straight into mailbox's INBOX (new/),
+        as an MTA writing a Maildir would; returns the file name."""
+        md = self.maildir(mailbox)
+        for d in (os.path.join(self.home, mailbox), md, md + "/cur", md + "/new", md + "/tmp"):
+            os.makedirs(d, exist_ok=True)
+            os.chown(d, self.uid, self.gid)
+        name = "%d.M%dP%d.standin" % (time.time(), time.monotonic_ns() % 1000000, os.getpid())
+        tmp = os.path.join(md, "tmp", name)
+        with open(tmp, "wb") as f:
+            f.write(message)
+        os.chown(tmp, self.uid, self.gid)
+        os.rename(tmp, os.path.join(md, "new", name))
+        return name
+
+    def message_files(self, mailbox, folder=""):
+        """Files of a folder ("" is INBOX, else Maildir++ ".Name") in cur/ and new/."""
+        base = os.path.join(self.maildir(mailbox), folder)
+        return sorted(glob.glob(os.path.join(base, "cur", "*")) + glob.glob(os.path.join(base, "new", "*")))
+
+    def messages(self, mailbox, folder=""):
+        return parse_messages(self.message_files(mailbox, folder))

@@ -18,7 +18,6 @@ import time
 import types
 import uuid
 
-import imaplib
 import pytest
 
 import mta
@@ -182,7 +181,6 @@ def good(idp, **over):
 
 def imap_login(port, user, token, mech="XOAUTH2"):
     """Log in with imaplib; 'ok', 'refused' or 'temporary' and the text."""
-    m = imaplib.IMAP4("127.0.0.1", port, timeout=20)
     first = True
 
     def respond(challenge):
@@ -193,19 +191,12 @@ def imap_login(port, user, token, mech="XOAUTH2"):
         if mech == "XOAUTH2":
             return xoauth2(user, token).encode()
         return ("n,a=%s,\x01auth=Bearer %s\x01\x01" % (user, token)).encode()
-    try:
+
+    def login(m):
         typ, data = m.authenticate(mech, respond)
         m.select("INBOX")
-        m.logout()
-        return "ok", data[0].decode()
-    except imaplib.IMAP4.error as e:
-        text = str(e)
-        return ("temporary" if "UNAVAILABLE" in text else "refused"), text
-    finally:
-        try:
-            m.shutdown()
-        except OSError:
-            pass
+        return data[0].decode()
+    return mta.imap_verdict(port, login)
 
 
 def wait_reason(site, token, reason):
