@@ -63,6 +63,10 @@ def test_users_are_routed_to_their_own_mailbox(tmp_root, fresh_idp, daemons, acc
 
 def test_unmapped_users_get_nothing(tmp_root, fresh_idp, daemons, accounts):
     d = mapped_daemon(tmp_root, fresh_idp, daemons, accounts)
+    # exoauthd warms both accounts' tokens at start; asking for them joins
+    # those fetches, so the IdP's counters are still from here on.
+    assert ask(d, account="relay", mailbox="anyone@contoso.example")[0] == "OK"
+    assert ask(d, account="imap", mailbox="alice@contoso.example")[0] == "OK"
     before = fresh_idp.stats()
     for user in ("mallory", "mallory@evil.example", "@example.local", "alice@contoso.example"):
         s, f = ask(d, user=user)
