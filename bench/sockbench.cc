@@ -1,8 +1,13 @@
 // sockbench.cc: load generator and echo floor for exoauthd's socket.
 // "load PATH CLIENTS SECONDS MAX_REQUESTS ACCOUNT" runs CLIENTS connections,
 // each sending TOKEN requests one at a time, bounded in time and count, and
-// prints rps and p50/p99 latency. "echo PATH BYTES" is a one-thread epoll
-// server that answers every line with BYTES bytes: the floor to compare to.
+// prints rps and p50/p99 latency. "validate PATH CLIENTS SECONDS
+// MAX_REQUESTS TOKENFILE cycle|once" does the same with VALIDATE requests
+// for the tokens of TOKENFILE (one a line), taken in turn by all clients:
+// "cycle" goes round the file until a limit (cached verdicts), "once" uses
+// every token at most once and also stops when the file is used up
+// (uncached). "echo PATH BYTES" is a one-thread epoll server that answers
+// every line with BYTES bytes: the floor to compare to.
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -14,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
@@ -59,16 +65,25 @@ struct Result {
     long errors = 0;
 };
 
-// One client: VERSION, then sequential TOKEN requests until a limit.
-void client(const char *path, const std::string &account, Clock::time_point end,
-            std::atomic<long> &budget, Result &out)
+// The request lines of a run, taken in turn by all clients; request i is
+// lines[i % size] while i < limit.
+struct Requests {
+    std::vector<std::string> lines;
+    long limit = 0;
+    std::atomic<long> next{0};
+};
+
+// One client: VERSION, then sequential requests until a limit.
+void client(const char *path, Clock::time_point end, Requests &reqs, Result &out)
 {
     int fd = dial(path);
-    std::string buf, line, req = "1\tTOKEN\taccount=" + account + "\n";
+    std::string buf, line;
     std::string hello = "VERSION\t1\t0\n";
     if (write(fd, hello.data(), hello.size()) < 0 || !read_line(fd, buf, line))
         exit(1);
-    while (Clock::now() < end && budget.fetch_sub(1) > 0) {
+    long i;
+    while (Clock::now() < end && (i = reqs.next.fetch_add(1)) < reqs.limit) {
+        const std::string &req = reqs.lines[(size_t)i % reqs.lines.size()];
         auto t0 = Clock::now();
         if (write(fd, req.data(), req.size()) < 0 || !read_line(fd, buf, line))
             break;
@@ -85,16 +100,15 @@ double quantile(const std::vector<double> &v, double q)
     return v.empty() ? 0 : v[std::min(v.size() - 1, (size_t)(q * (double)v.size()))];
 }
 
-// load mode.
-int run_load(const char *path, int clients, double seconds, long max_req, const char *account)
+// load and validate modes: CLIENTS threads over the same request list.
+int run_load(const char *path, int clients, double seconds, Requests &reqs)
 {
-    std::atomic<long> budget{max_req};
     std::vector<Result> results(clients);
     std::vector<std::thread> threads;
     auto t0 = Clock::now();
     auto end = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     for (int i = 0; i < clients; i++)
-        threads.emplace_back(client, path, std::string(account), end, std::ref(budget), std::ref(results[i]));
+        threads.emplace_back(client, path, end, std::ref(reqs), std::ref(results[i]));
     for (auto &t : threads)
         t.join();
     double secs = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -178,8 +192,29 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "echo") == 0)
         return run_echo(argv[2], (size_t)atol(argv[3]));
-    if (argc == 7 && strcmp(argv[1], "load") == 0)
-        return run_load(argv[2], atoi(argv[3]), atof(argv[4]), atol(argv[5]), argv[6]);
-    fprintf(stderr, "usage: sockbench echo PATH BYTES | load PATH CLIENTS SECONDS MAX_REQUESTS ACCOUNT\n");
+    if (argc == 7 && strcmp(argv[1], "load") == 0) {
+        Requests reqs;
+        reqs.lines = {std::string("1\tTOKEN\taccount=") + argv[6] + "\n"};
+        reqs.limit = atol(argv[5]);
+        return run_load(argv[2], atoi(argv[3]), atof(argv[4]), reqs);
+    }
+    if (argc == 8 && strcmp(argv[1], "validate") == 0 &&
+        (strcmp(argv[7], "cycle") == 0 || strcmp(argv[7], "once") == 0)) {
+        Requests reqs;
+        std::ifstream in(argv[6]);
+        for (std::string tok; std::getline(in, tok);)
+            if (!tok.empty())
+                reqs.lines.push_back("1\tVALIDATE\ttoken=" + tok + "\n");
+        if (reqs.lines.empty()) {
+            fprintf(stderr, "sockbench: no tokens in %s\n", argv[6]);
+            return 1;
+        }
+        reqs.limit = atol(argv[5]);
+        if (strcmp(argv[7], "once") == 0)
+            reqs.limit = std::min(reqs.limit, (long)reqs.lines.size());
+        return run_load(argv[2], atoi(argv[3]), atof(argv[4]), reqs);
+    }
+    fprintf(stderr, "usage: sockbench echo PATH BYTES | load PATH CLIENTS SECONDS MAX_REQUESTS ACCOUNT\n"
+                    "       | validate PATH CLIENTS SECONDS MAX_REQUESTS TOKENFILE cycle|once\n");
     return 2;
 }
