@@ -75,6 +75,12 @@ bool parse_args(const std::string &args, PluginArgs &out, std::string &error)
                 return false;
             }
             a.max_token = n;
+        } else if (key == "cache_ttl") {
+            if (!parse_number(value, 0, 3600, n, false)) {
+                error = "args: cache_ttl must be 0 to 3600 seconds";
+                return false;
+            }
+            a.cache_ttl = (unsigned)n;
         } else if (key == "mode") {
             if (value != "validate" && value != "proxy") {
                 error = "args: mode must be validate or proxy";
@@ -101,7 +107,7 @@ bool parse_args(const std::string &args, PluginArgs &out, std::string &error)
             a.proxy_ssl = value;
         } else {
             error = "args: unknown key \"" + proto::sanitize(key, 64) +
-                    "\" (known: socket, timeout, max_token, mode, proxy_host, imap_port, pop3_port, proxy_ssl)";
+                    "\" (known: socket, timeout, max_token, cache_ttl, mode, proxy_host, imap_port, pop3_port, proxy_ssl)";
             return false;
         }
     }

@@ -12,6 +12,7 @@ struct PluginArgs {
     std::string socket = "/run/exoauth/exoauthd.sock";
     unsigned timeout_ms = 5000;   // well under clients' and Postfix's 10 s
     size_t max_token = 12288;     // larger than any Entra token, under the line limit
+    unsigned cache_ttl = 60;      // seconds an acceptance is reused in the auth process; 0: never
     // mode=validate: the password is a client's bearer token (issue 4).
     // mode=proxy: a previous passdb checked the local password; this one
     // sends the session to Exchange with an app-only token (issue 5).
@@ -23,7 +24,7 @@ struct PluginArgs {
 };
 
 // Parse "key=value key=value": socket=PATH timeout=N[ms|s] max_token=BYTES
-// mode=validate|proxy proxy_host=HOST imap_port=N pop3_port=N
+// cache_ttl=SECONDS mode=validate|proxy proxy_host=HOST imap_port=N pop3_port=N
 // proxy_ssl=yes|starttls.
 // False with a reason naming the bad word; out is only changed on success.
 bool parse_args(const std::string &args, PluginArgs &out, std::string &error);

@@ -9,6 +9,7 @@
 // Configuration: passdb { driver = exoauth  args = ... }, exoauth-plugins(5).
 #include "args.hh"
 #include "link.hh"
+#include "verdicts.hh"
 
 #include "secret.hh"
 
@@ -17,7 +18,9 @@ extern "C" {
 #include "passdb.h"
 }
 
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <new>
 #include <string>
@@ -25,6 +28,7 @@ extern "C" {
 using exo::dovecot::Link;
 using exo::dovecot::Outcome;
 using exo::dovecot::PluginArgs;
+using exo::dovecot::Verdicts;
 
 namespace {
 
@@ -41,6 +45,26 @@ Link &link_for(const PluginArgs &a)
     if (!g_link)
         g_link = std::make_unique<Link>(a.socket, a.timeout_ms);
     return *g_link;
+}
+
+// Recent acceptances, one cache per auth process (verdicts.hh).
+std::unique_ptr<Verdicts> g_verdicts;
+constexpr size_t kMaxVerdicts = 4096;
+
+Verdicts &verdicts_for(const PluginArgs &a)
+{
+    if (!g_verdicts)
+        g_verdicts = std::make_unique<Verdicts>(kMaxVerdicts, (time_t)a.cache_ttl);
+    return *g_verdicts;
+}
+
+// Keep exoauthd's acceptance for the next connection with the same token.
+void remember(const PluginArgs &a, const std::string &key, const Outcome &o)
+{
+    const std::string *user = o.resp.get("user"), *expires = o.resp.get("expires");
+    if (key.empty() || !user || !expires)
+        return;
+    verdicts_for(a).put(key, *user, (time_t)strtoll(expires->c_str(), nullptr, 10), time(nullptr));
 }
 
 // Turn exoauthd's verdict into a passdb result, logging why.
@@ -123,15 +147,17 @@ passdb_result proxy_verdict(struct auth_request *request, const PluginArgs &a, c
 
 // Ask exoauthd, then hand the verdict to Dovecot exactly once.
 void ask(struct auth_request *request, verify_plain_callback_t *callback, const PluginArgs &a,
-         const std::string &command, exo::proto::Fields &fields)
+         const std::string &command, exo::proto::Fields &fields, std::string cache_key = "")
 {
     auth_request_ref(request);
     const PluginArgs *args = &a;
     try {
-        link_for(a).call(command, fields, [request, callback, args](const Outcome &o) mutable {
+        link_for(a).call(command, fields, [request, callback, args, cache_key](const Outcome &o) mutable {
             passdb_result result = PASSDB_RESULT_INTERNAL_FAILURE;
             try {
                 result = args->proxy ? proxy_verdict(request, *args, o) : verdict(request, o);
+                if (result == PASSDB_RESULT_OK && !args->proxy)
+                    remember(*args, cache_key, o);
             } catch (...) {
                 e_error(authdb_event(request), "exoauth: out of memory");
             }
@@ -168,9 +194,17 @@ void exoauth_verify_plain(struct auth_request *request, const char *password,
         callback(PASSDB_RESULT_PASSWORD_MISMATCH, request);
         return;
     }
+    std::string key = a.cache_ttl ? Verdicts::key(login, token) : std::string();
+    if (const std::string *user = key.empty() ? nullptr : verdicts_for(a).find(key, time(nullptr))) {
+        exo::wipe(token);
+        auth_request_set_field(request, "user", user->c_str(), nullptr);
+        e_debug(authdb_event(request), "exoauth: token accepted for %s (cached)", user->c_str());
+        callback(PASSDB_RESULT_OK, request);
+        return;
+    }
     exo::proto::Fields f = {{"token", token}, {"login", login}};
     exo::wipe(token);
-    ask(request, callback, a, "VALIDATE", f);
+    ask(request, callback, a, "VALIDATE", f, key);
 }
 
 struct passdb_module *exoauth_preinit(pool_t pool, const char *args)
@@ -193,6 +227,7 @@ void exoauth_deinit(struct passdb_module *module)
     auto *mod = reinterpret_cast<ExoauthPassdb *>(module);
     if (g_link)
         g_link->shutdown("auth process stopping");
+    g_verdicts.reset();
     delete mod->args;
     mod->args = nullptr;
 }

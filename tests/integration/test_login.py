@@ -442,6 +442,22 @@ def test_token_never_in_dovecot_or_postfix_logs(site, idp):
         assert t.split(".")[2][:40] not in logs and t.split(".")[1][:40] not in logs
 
 
+def test_repeated_token_served_from_the_auth_process_cache(site, idp):
+    # A client opening several connections with one token asks exoauthd
+    # once (cache_ttl, 60 s by default): shown by logging in again while
+    # exoauthd is stopped. The cache is keyed by login and token together.
+    tok = good(idp)
+    assert imap_login(site.ports["imap"], USER, tok)[0] == "ok"
+    site.daemon.stop()
+    try:
+        verdict, text = imap_login(site.ports["imap"], USER, tok)
+        assert verdict == "ok", text
+        verdict, text = imap_login(site.ports["imap"], "mallory@contoso.example", tok)
+        assert verdict == "temporary", text
+    finally:
+        site.daemon.start()
+
+
 # -- exoauthd unreachable: temporary, never "wrong password" -----------------
 
 def test_exoauthd_down_is_a_temporary_failure(site, idp):

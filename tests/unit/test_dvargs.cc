@@ -22,6 +22,7 @@ static void test_defaults_and_accepted(void **)
     assert_true(parse_args("", a, error));
     assert_string_equal(a.socket.c_str(), "/run/exoauth/exoauthd.sock");
     assert_int_equal(a.timeout_ms, 5000);
+    assert_int_equal(a.cache_ttl, 60);
     assert_true(parse_args("socket=/var/spool/x.sock  timeout=2s max_token=9000", a, error));
     assert_string_equal(a.socket.c_str(), "/var/spool/x.sock");
     assert_int_equal(a.timeout_ms, 2000);
@@ -30,6 +31,8 @@ static void test_defaults_and_accepted(void **)
     assert_int_equal(a.timeout_ms, 2500);
     assert_true(parse_args("timeout=700", a, error));
     assert_int_equal(a.timeout_ms, 700);
+    assert_true(parse_args("cache_ttl=0", a, error));
+    assert_int_equal(a.cache_ttl, 0);
     assert_false(a.proxy);
     assert_true(parse_args("mode=proxy proxy_host=127.0.0.1 imap_port=10993 pop3_port=10995 proxy_ssl=starttls",
                            a, error));
@@ -54,6 +57,8 @@ static void test_refused(void **)
         {"socket=", "absolute path"},
         {"socket=/" + std::string(120, 'a'), "absolute path"},
         {"timeout=0", "timeout must be"},
+        {"cache_ttl=3601", "cache_ttl must be"},
+        {"cache_ttl=1s", "cache_ttl must be"},
         {"timeout=99ms", "timeout must be"},
         {"timeout=61s", "timeout must be"},
         {"timeout=5m", "timeout must be"},
