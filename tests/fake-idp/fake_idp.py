@@ -630,9 +630,13 @@ def main():
     ap.add_argument("--config")
     ap.add_argument("--max-tls", choices=["1.1", "1.2", "1.3"], default="1.3",
                     help="highest TLS version offered (1.1: a legacy server clients must refuse)")
+    ap.add_argument("--export-key", metavar="PATH",
+                    help="write the current signing key there (0600), for benchmarks that sign many tokens")
     args = ap.parse_args()
     os.makedirs(args.dir, exist_ok=True)
     make_tls_files(args.dir)
+    if args.export_key:
+        write(args.export_key, pem_key(STATE.keys[0].key), 0o600)
     if args.config:
         with open(args.config) as f:
             for app in json.load(f):

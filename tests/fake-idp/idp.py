@@ -19,13 +19,17 @@ import fake_idp  # noqa: E402
 class FakeIdP:
     """A running fake Entra ID on 127.0.0.1 (a context manager)."""
 
-    def __init__(self, directory, port=0, max_tls="1.3"):
+    def __init__(self, directory, port=0, max_tls="1.3", export_key=False):
         self.dir = directory
         os.makedirs(directory, exist_ok=True)
         self.log = open(os.path.join(directory, "fake-idp.log"), "ab")
+        # export_key: the signing key in DIR/signing.key (0600), for
+        # benchmarks that sign large token pools themselves.
+        self.key_file = os.path.join(directory, "signing.key") if export_key else None
         self.proc = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "fake_idp.py"),
                                       "--dir", directory, "--port", str(port),
-                                      "--max-tls", max_tls],
+                                      "--max-tls", max_tls]
+                                     + (["--export-key", self.key_file] if export_key else []),
                                      stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("READY "):
