@@ -66,6 +66,16 @@ def unix_open(path):
         s.close()
 
 
+def xoauth2(user, token):
+    """The XOAUTH2 client message (before base64)."""
+    return "user=%s\x01auth=Bearer %s\x01\x01" % (user, token)
+
+
+def oauthbearer(user, token):
+    """The OAUTHBEARER client message (RFC 7628, before base64)."""
+    return "n,a=%s,\x01auth=Bearer %s\x01\x01" % (user, token)
+
+
 def imap_verdict(port, login):
     """Connect to IMAP on 127.0.0.1:port, run login(conn) (which returns
     the tagged answer's text) and LOGOUT: ('ok', text), or ('refused' or
@@ -99,6 +109,32 @@ def oauth2_local_conf(path, keys, audience):
                 "active_attribute = aud\nactive_value = %s\n"
                 "username_attribute = sub\nusername_format = exchange\n" % (keys, audience))
     return path
+
+
+def publish_keys(idp, keys):
+    """Write the fake IdP's current public keys where Dovecot's oauth2
+    passdb looks for them (local_validation_key_dict = fs under keys:
+    default/RS256/<kid>, PEM); returns the kids."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
+    import base64
+    meta = idp.get("/contoso.example/v2.0/.well-known/openid-configuration")
+    jwks = idp.get(meta["jwks_uri"].split(idp.authority, 1)[1])
+    d = os.path.join(keys, "default", "RS256")
+    os.makedirs(d, exist_ok=True)
+
+    def num(s):
+        return int.from_bytes(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)), "big")
+    kids = []
+    for k in jwks["keys"]:
+        pub = RSAPublicNumbers(num(k["e"]), num(k["n"])).public_key()
+        pem = pub.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        with open(os.path.join(d, k["kid"]), "wb") as f:
+            f.write(pem)
+        kids.append(k["kid"])
+    for dirpath, dirnames, files in os.walk(keys):
+        os.chmod(dirpath, 0o755)
+    return kids
 
 
 def read(path):
@@ -276,12 +312,14 @@ def _alive(pidfile):
 
 
 class Dovecot:
-    """A private Dovecot, with the exoauth passdb module visible to it.
+    """A private Dovecot; with plugin=True the built exoauth passdb module
+    is visible to it.
 
-    Dovecot loads auth modules only from its compiled-in directory, so the
-    instance runs in its own mount namespace (unshare -m) where a copy of
+    Dovecot loads auth modules only from its compiled-in directory, so such
+    an instance runs in its own mount namespace (unshare -m) where a copy of
     that directory holding the freshly built plugin is bind-mounted over
-    it; the system's directory is never changed."""
+    it; the system's directory is never changed. Without the plugin (the
+    stand-ins, the installed package's test) Dovecot runs as it is."""
 
     def __init__(self, root, name, conf_extra, ssl_dir=None, plugin=True):
         self.dir = os.path.join(root, name)
@@ -290,12 +328,14 @@ class Dovecot:
         os.chmod(self.dir, 0o755)
         self.log = os.path.join(self.dir, "dovecot.log")
         self.conf = os.path.join(self.dir, "dovecot.conf")
-        self.modules = os.path.join(self.dir, "auth-modules")
+        # plugin: the built module, in a copy of the system's module
+        # directory bind-mounted over it; otherwise the system's own.
+        self.modules = os.path.join(self.dir, "auth-modules") if plugin else None
         self.proc = None
-        os.makedirs(self.modules, exist_ok=True)
-        for f in glob.glob(os.path.join(DOVECOT_MODULES, "*.so")):
-            shutil.copy(f, self.modules)
         if plugin:
+            os.makedirs(self.modules, exist_ok=True)
+            for f in glob.glob(os.path.join(DOVECOT_MODULES, "*.so")):
+                shutil.copy(f, self.modules)
             shutil.copy(DOVECOT_PLUGIN, self.modules)
         ssl = "ssl = no\n"
         if ssl_dir:
@@ -322,9 +362,12 @@ class Dovecot:
         self.ports = [int(p) for p in re.findall(r"^\s*port\s*=\s*(\d+)", conf_extra, re.M) if int(p)]
 
     def start(self):
-        script = "mount --bind %s %s && exec dovecot -F -c %s" % (self.modules, DOVECOT_MODULES, self.conf)
+        argv = ["dovecot", "-F", "-c", self.conf]
+        if self.modules:
+            argv = ["unshare", "-m", "sh", "-c", "mount --bind %s %s && exec %s"
+                    % (self.modules, DOVECOT_MODULES, " ".join(argv))]
         self.out = open(os.path.join(self.dir, "dovecot.out"), "ab")
-        self.proc = subprocess.Popen(["unshare", "-m", "sh", "-c", script], stdout=self.out, stderr=self.out)
+        self.proc = subprocess.Popen(argv, stdout=self.out, stderr=self.out, stdin=subprocess.DEVNULL)
         for p in self.ports:
             wait_until(lambda: self.proc.poll() is None and port_open(p) or self.proc.poll() is not None, 30,
                        "%s on port %d" % (self.name, p), self.log_text)
@@ -434,26 +477,7 @@ class ExchangeStandIn:
 
     def publish_keys(self):
         """Write the fake IdP's current public keys where Dovecot looks."""
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
-        import base64
-        meta = self.idp.get("/contoso.example/v2.0/.well-known/openid-configuration")
-        jwks = self.idp.get(meta["jwks_uri"].split(self.idp.authority, 1)[1])
-        d = os.path.join(self.keys, "default", "RS256")
-        os.makedirs(d, exist_ok=True)
-
-        def num(s):
-            return int.from_bytes(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)), "big")
-        kids = []
-        for k in jwks["keys"]:
-            pub = RSAPublicNumbers(num(k["e"]), num(k["n"])).public_key()
-            pem = pub.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-            with open(os.path.join(d, k["kid"]), "wb") as f:
-                f.write(pem)
-            kids.append(k["kid"])
-        for dirpath, dirnames, files in os.walk(self.keys):
-            os.chmod(dirpath, 0o755)
-        return kids
+        return publish_keys(self.idp, self.keys)
 
     def revoke_kid(self, kid):
         """Stop trusting one signing key. Dovecot caches keys in the auth
@@ -553,7 +577,7 @@ class ImapStandIn:
 
     def publish_keys(self):
         """Write the fake IdP's current public keys where Dovecot looks."""
-        return ExchangeStandIn.publish_keys(self)
+        return publish_keys(self.idp, self.keys)
 
     def start(self):
         self.publish_keys()

@@ -15,7 +15,6 @@ import socket
 import ssl
 import subprocess
 import time
-import types
 import uuid
 
 import pytest
@@ -34,8 +33,7 @@ def short_hash(token):
     return hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
-def xoauth2(user, token):
-    return "user=%s\x01auth=Bearer %s\x01\x01" % (user, token)
+xoauth2 = mta.xoauth2
 
 
 def listeners(ports):
@@ -137,7 +135,7 @@ class BuiltinOAuth2:
         ]), plugin=False)
 
     def start(self):
-        mta.ExchangeStandIn.publish_keys(types.SimpleNamespace(idp=self.idp, keys=self.keys))
+        mta.publish_keys(self.idp, self.keys)
         self.dovecot.start()
         return self
 
@@ -190,7 +188,7 @@ def imap_login(port, user, token, mech="XOAUTH2"):
         first = False
         if mech == "XOAUTH2":
             return xoauth2(user, token).encode()
-        return ("n,a=%s,\x01auth=Bearer %s\x01\x01" % (user, token)).encode()
+        return mta.oauthbearer(user, token).encode()
 
     def login(m):
         typ, data = m.authenticate(mech, respond)
@@ -255,7 +253,7 @@ def smtp_auth(port, user, token, mech="XOAUTH2", ir=True, send=False):
             first = False
             if mech == "XOAUTH2":
                 return xoauth2(user, token)
-            return "n,a=%s,\x01auth=Bearer %s\x01\x01" % (user, token)
+            return mta.oauthbearer(user, token)
         try:
             code, text = c.auth(mech, respond, initial_response_ok=ir)
             if send:
@@ -511,7 +509,7 @@ def builtin(tmp_root, idp, site):
 
 @pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
 def test_builtin_oauth2_second_opinion(site, builtin, idp, case):
-    mta.ExchangeStandIn.publish_keys(types.SimpleNamespace(idp=idp, keys=builtin.keys))
+    mta.publish_keys(idp, builtin.keys)
     tok = bad_token(idp, case)
     ours = imap_login(site.ports["imap"], USER, tok)[0]
     theirs = imap_login(builtin.port, USER, tok)[0]
@@ -523,7 +521,7 @@ def test_builtin_oauth2_second_opinion(site, builtin, idp, case):
 
 
 def test_builtin_oauth2_agrees_on_good_and_flipped(site, builtin, idp):
-    mta.ExchangeStandIn.publish_keys(types.SimpleNamespace(idp=idp, keys=builtin.keys))
+    mta.publish_keys(idp, builtin.keys)
     tok = good(idp)
     assert imap_login(site.ports["imap"], USER, tok)[0] == imap_login(builtin.port, USER, tok)[0] == "ok"
     bad = flipped(good(idp))

@@ -156,12 +156,19 @@ def deferred(site, n):
     assert len(site.postfix.queue()) >= 1
 
 
-def test_exoauthd_down_defers_then_everything_goes_out_once(tmp_root, fresh_idp, env):
-    up = env(mta.ExchangeStandIn(tmp_root, fresh_idp, name="ex-%s" % uuid.uuid4().hex[:6]))
-    site = env(Site(tmp_root, fresh_idp, up, main_extra=NO_CACHE))
+def relaying(tmp_root, idp, env, first=1):
+    """A stand-in and a site (no connection cache) that have already
+    relayed `first` messages: (upstream, site, tag)."""
+    up = env(mta.ExchangeStandIn(tmp_root, idp, name="ex-%s" % uuid.uuid4().hex[:6]))
+    site = env(Site(tmp_root, idp, up, main_extra=NO_CACHE))
     tag = uuid.uuid4().hex[:8]
-    site.submit([message(i, tag) for i in range(5)])
-    check_delivered(up, tag, 5)
+    site.submit([message(i, tag) for i in range(first)])
+    check_delivered(up, tag, first)
+    return up, site, tag
+
+
+def test_exoauthd_down_defers_then_everything_goes_out_once(tmp_root, fresh_idp, env):
+    up, site, tag = relaying(tmp_root, fresh_idp, env, first=5)
     site.daemon.stop()
     site.submit([message(i, tag) for i in range(5, 10)])
     deferred(site, 1)
@@ -175,11 +182,7 @@ def test_exoauthd_down_defers_then_everything_goes_out_once(tmp_root, fresh_idp,
 
 
 def test_refused_token_is_invalidated_and_the_retry_uses_a_new_one(tmp_root, fresh_idp, env):
-    up = env(mta.ExchangeStandIn(tmp_root, fresh_idp, name="ex-%s" % uuid.uuid4().hex[:6]))
-    site = env(Site(tmp_root, fresh_idp, up, main_extra=NO_CACHE))
-    tag = uuid.uuid4().hex[:8]
-    site.submit([message(0, tag)])
-    check_delivered(up, tag, 1)
+    up, site, tag = relaying(tmp_root, fresh_idp, env)
     old_kid = up.publish_keys()[0]
     fresh_idp.rotate_keys()          # new tokens get a new key...
     up.publish_keys()
@@ -196,11 +199,7 @@ def test_refused_token_is_invalidated_and_the_retry_uses_a_new_one(tmp_root, fre
 
 
 def test_idp_failures_do_not_matter_while_the_token_is_valid(tmp_root, fresh_idp, env):
-    up = env(mta.ExchangeStandIn(tmp_root, fresh_idp, name="ex-%s" % uuid.uuid4().hex[:6]))
-    site = env(Site(tmp_root, fresh_idp, up, main_extra=NO_CACHE))
-    tag = uuid.uuid4().hex[:8]
-    site.submit([message(0, tag)])
-    check_delivered(up, tag, 1)
+    up, site, tag = relaying(tmp_root, fresh_idp, env)
     fresh_idp.fault(endpoint="token", mode="status", status=503)
     site.submit([message(1, tag)])
     fresh_idp.fault(endpoint="token", mode="429", retry_after=60)
