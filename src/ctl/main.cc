@@ -5,6 +5,7 @@
 #include "exoauth_config.h"
 
 #include "ctl.hh"
+#include "harden.hh"
 #include "secret.hh"
 
 #include <cstdio>
@@ -234,6 +235,11 @@ int main(int argc, char **argv)
     Options opts;
     opts.config = SYSCONFDIR "/exoauth/exoauthd.conf";
     int i = parse_options(argc, argv, opts);
+    std::string error;
+    if (!exo::harden_no_dumps(error)) {  // doctor and login hold keys and tokens
+        fprintf(stderr, "exoauthctl: %s\n", error.c_str());
+        return 1;
+    }
     std::string cmd = i < argc ? argv[i] : "";
     std::string arg = i + 1 < argc ? argv[i + 1] : "";
     if (i + 2 < argc && strcmp(argv[i + 2], "--show") == 0)

@@ -6,6 +6,7 @@
 
 #include "broker.hh"
 #include "config.hh"
+#include "harden.hh"
 #include "http.hh"
 #include "log.hh"
 #include "server.hh"
@@ -102,6 +103,18 @@ void block_signals()
     signal(SIGPIPE, SIG_IGN);
 }
 
+// Keep secrets out of core dumps before any is loaded; a kernel that
+// refuses is a reason not to start, not a warning to miss.
+bool harden(std::string &error)
+{
+    if (!exo::harden_no_dumps(error))
+        return false;
+    std::string why;
+    if (!exo::harden_secure_heap(why))
+        log_warning("%s; private keys stay in ordinary memory (still excluded from core dumps)", why.c_str());
+    return true;
+}
+
 // Load config and fail with a message naming file and line.
 bool load(const std::string &path, exo::Config &cfg)
 {
@@ -132,11 +145,15 @@ void reload(const std::string &path, exo::Broker &broker, exo::Validator &valida
 int run(const Options &opts)
 {
     exo::log_open("exoauthd", false, opts.debug);
+    std::string error;
+    if (!harden(error)) {
+        log_error("%s", error.c_str());
+        return 1;
+    }
     exo::Config cfg;
     if (!load(opts.config, cfg))
         return 1;
     exo::log_open("exoauthd", cfg.log == "syslog", opts.debug || cfg.debug);
-    std::string error;
     if (!exo::http_global_init(error)) {
         log_error("%s", error.c_str());
         return 1;
@@ -156,7 +173,7 @@ int run(const Options &opts)
         return 0;
     }
     if (!server.bind_all(cfg, error) || !drop_privileges(cfg.user, error) ||
-        !workers.start(WORKER_THREADS, error)) {
+        !exo::harden_no_dumps(error) || !workers.start(WORKER_THREADS, error)) {
         log_error("%s", error.c_str());
         return 1;
     }

@@ -104,8 +104,9 @@ class Daemon:
         with open(self.conf, "w") as f:
             f.write(text + "\n" + accounts)
 
-    def start(self, check=True):
-        """Start exoauthd and wait for its READY=1 (sd_notify)."""
+    def start(self, check=True, **popen):
+        """Start exoauthd and wait for its READY=1 (sd_notify); popen: cwd,
+        preexec_fn and the like for subprocess.Popen."""
         notify = os.path.join(self.dir, "notify")
         if os.path.exists(notify):
             os.unlink(notify)
@@ -116,7 +117,7 @@ class Daemon:
         env = dict(os.environ, NOTIFY_SOCKET=notify)
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen([EXOAUTHD, "-d", "-c", self.conf], env=env,
-                                     stdout=self.logf, stderr=self.logf)
+                                     stdout=self.logf, stderr=self.logf, **popen)
         try:
             while True:
                 msg = ns.recv(4096)
