@@ -73,6 +73,8 @@ struct Config {
     int refresh_ahead = 300;          // seconds before expiry to refresh
     int http_timeout = 10;            // seconds for one IdP request
     int max_clients = 256;            // connections at once
+    int max_clients_per_uid = 0;      // connections of one uid but root; 0: max_clients / 2
+    int idle_timeout = 300;           // seconds a connection may go without a complete request
     std::string mailbox_map;          // optional: local user -> mailbox, account (usermap.hh)
     // [idp]
     Cloud cloud = Cloud::Worldwide;

@@ -5,6 +5,7 @@
 
 #include "secret.hh"
 
+#include <algorithm>
 #include <cstring>
 
 namespace exo::proto {
@@ -237,26 +238,80 @@ LineBuffer::Next LineBuffer::next(std::string &line)
     if (!lf) {
         if (avail > max_)
             return Next::TooLong;
-        if (pos_ > 0) {
-            buf_.erase(0, pos_);
-            pos_ = 0;
-        }
+        compact();
         return Next::NeedMore;
     }
     line.assign(start, (size_t)(lf - start));
     pos_ += (size_t)(lf - start) + 1;
-    if (pos_ == buf_.size()) {
-        exo::wipe(&buf_[0], buf_.size());
-        buf_.clear();
-        pos_ = 0;
-    }
+    if (pos_ == buf_.size())
+        compact();
     return Next::Line;
+}
+
+// Drop the consumed bytes: wipe them, and keep no more storage than the
+// partial line still needs.
+void LineBuffer::compact()
+{
+    if (pos_ == 0)
+        return;
+    move_tail(buf_, pos_);
+    pos_ = 0;
 }
 
 // Forget buffered bytes, wiping them.
 void LineBuffer::wipe()
 {
     exo::wipe(buf_);
+    pos_ = 0;
+}
+
+namespace {
+constexpr size_t KEEP_CAPACITY = 4096;  // bytes an idle buffer may keep
+} // namespace
+
+// See protocol.hh: grow by hand so the old storage is wiped first.
+void append_wiping(std::string &s, const char *data, size_t n)
+{
+    if (s.size() + n > s.capacity()) {
+        std::string bigger;
+        bigger.reserve(std::max(s.size() + n, 2 * s.capacity()));
+        bigger.append(s);
+        exo::wipe(s);
+        std::string().swap(s);
+        s.swap(bigger);
+    }
+    s.append(data, n);
+}
+
+// See protocol.hh: copy the tail out, wipe and free the old storage.
+void move_tail(std::string &s, size_t pos)
+{
+    if (pos == s.size() && s.capacity() <= KEEP_CAPACITY) {
+        exo::wipe(s);
+        return;
+    }
+    std::string tail(s, pos);
+    exo::wipe(s);
+    std::string().swap(s);
+    s.swap(tail);
+}
+
+// Sent: wipe those bytes in place; compact when half the storage is dead.
+void OutBuffer::consume(size_t n)
+{
+    exo::wipe(&buf_[pos_], n);
+    pos_ += n;
+    if (pos_ == buf_.size() || pos_ > buf_.size() / 2) {
+        move_tail(buf_, pos_);
+        pos_ = 0;
+    }
+}
+
+// Forget everything queued.
+void OutBuffer::wipe()
+{
+    exo::wipe(buf_);
+    std::string().swap(buf_);
     pos_ = 0;
 }
 

@@ -65,12 +65,15 @@ std::string sanitize(std::string_view text, size_t max = 512);
 // replacing bad bytes, never by emitting them).
 std::string format_line(std::string_view id, std::string_view word, const Fields &fields);
 
+// Append to s; when s must grow, its old storage is wiped, not just freed.
+void append_wiping(std::string &s, const char *data, size_t n);
+
 // Accumulates bytes and cuts lines; refuses lines above MAX_LINE and NUL.
 class LineBuffer {
 public:
     enum class Next { Line, NeedMore, TooLong, Binary };
     explicit LineBuffer(size_t max_line = MAX_LINE) : max_(max_line) {}
-    void append(const char *data, size_t n) { buf_.append(data, n); }
+    void append(const char *data, size_t n) { append_wiping(buf_, data, n); }
     // On Line, line holds the next line without its LF (a trailing CR is kept
     // and makes the line invalid for the parsers).
     Next next(std::string &line);
@@ -78,9 +81,34 @@ public:
     void wipe();
 
 private:
+    void compact();
     std::string buf_;
     size_t pos_ = 0;
     size_t max_;
 };
+
+// Queued output of one connection. Answers carry tokens: sent bytes are
+// wiped where they lie (never moved and left behind by an erase), and the
+// memory is given back once the queue drains, so a burst does not keep a
+// connection's peak size for its lifetime.
+class OutBuffer {
+public:
+    void append(std::string_view s) { append_wiping(buf_, s.data(), s.size()); }
+    const char *data() const { return buf_.data() + pos_; }
+    size_t size() const { return buf_.size() - pos_; }
+    bool empty() const { return pos_ == buf_.size(); }
+    size_t capacity() const { return buf_.capacity(); }
+    // n bytes were sent: wipe them; release or compact the storage.
+    void consume(size_t n);
+    void wipe();
+
+private:
+    std::string buf_;
+    size_t pos_ = 0;
+};
+
+// Replace s by a copy of its bytes from pos on, in fresh storage that fits,
+// and wipe all of the old storage (std::string::erase would leave copies).
+void move_tail(std::string &s, size_t pos);
 
 } // namespace exo::proto

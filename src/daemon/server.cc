@@ -7,10 +7,12 @@
 #include "server.hh"
 
 #include "log.hh"
+#include "lograte.hh"
 #include "secret.hh"
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <grp.h>
 #include <pwd.h>
@@ -28,9 +30,12 @@ namespace exo {
 
 namespace {
 constexpr int MAX_IN_FLIGHT = 64;          // requests per connection
+constexpr int FAIR_LINES = 16;             // lines one connection may run per turn
 constexpr size_t MAX_OUT = 1024 * 1024;    // unread answers before we drop the peer
-constexpr double IDLE_TIMEOUT = 300.0;     // seconds without a request
 constexpr double TICK_INTERVAL = 0.2;      // seconds between broker ticks
+constexpr double LOG_INTERVAL = 60.0;      // seconds per log summary of one kind
+constexpr int LOG_BURST = 5;               // lines of one kind logged per interval
+constexpr size_t LOG_KINDS = 256;          // kinds counted apart
 
 // Monotonic seconds for timers.
 double mono_now()
@@ -171,19 +176,30 @@ bool parent_exists(const std::string &path)
 }
 } // namespace
 
+// Who is at the other end of a connection, from SO_PEERCRED and
+// SO_PEERGROUPS at accept (kept to re-check the peer on reload).
+struct PeerCred {
+    pid_t pid = 0;
+    uid_t uid = (uid_t)-1;
+    gid_t gid = (gid_t)-1;
+    std::vector<gid_t> groups;
+};
+
 // One client connection.
 struct Connection {
     int fd = -1;
     bool admin = false;
+    PeerCred peer;
     std::string who;
     proto::LineBuffer in;
-    std::string out;
+    proto::OutBuffer out;
     bool got_version = false;
     bool closed = false;
     int in_flight = 0;
+    bool queued = false;        // has buffered input waiting for its turn
     bool reading = true;
     bool want_write = false;
-    double last_activity = 0;
+    double last_request = 0;    // monotonic time of the last complete line
 };
 
 // Resolve user and group names of the allow-list to numbers.
@@ -217,7 +233,7 @@ bool resolve_allow_list(const Config &cfg, AllowList &out, std::string &error)
 }
 
 Server::Server(Broker &broker, Validator &validator, Workers &workers)
-    : broker_(broker), validator_(validator), workers_(workers)
+    : broker_(broker), validator_(validator), workers_(workers), log_limit_(LOG_INTERVAL, LOG_BURST, LOG_KINDS)
 {
 }
 
@@ -289,28 +305,63 @@ bool Server::configure(const Config &cfg, std::string &error)
     allow_ = std::move(a);
     mailboxes_ = std::move(m);
     max_clients_ = cfg.max_clients;
+    max_per_uid_ = cfg.max_clients_per_uid ? cfg.max_clients_per_uid : std::max(1, cfg.max_clients / 2);
+    idle_timeout_ = cfg.idle_timeout;
+    recheck_peers();
     return true;
 }
 
-// SO_PEERCRED (and supplementary groups) against the allow-list.
-bool Server::peer_allowed(int fd, bool &admin, std::string &who)
+// SO_PEERCRED and SO_PEERGROUPS of an accepted socket; false if unknown.
+static bool read_peer(int fd, PeerCred &p, std::string &who)
 {
     struct ucred cr = {};
     socklen_t len = sizeof(cr);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
         return false;
+    p.pid = cr.pid;
+    p.uid = cr.uid;
+    p.gid = cr.gid;
     who = "pid=" + std::to_string(cr.pid) + " uid=" + std::to_string(cr.uid) +
           " gid=" + std::to_string(cr.gid);
-    admin = cr.uid == 0 || allow_.admins.count(cr.uid);
-    if (cr.uid == 0 || cr.uid == geteuid() || allow_.uids.count(cr.uid) || allow_.gids.count(cr.gid))
-        return true;
     gid_t groups[256];
     len = sizeof(groups);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
-        for (size_t i = 0; i < len / sizeof(gid_t); i++)
-            if (allow_.gids.count(groups[i]))
-                return true;
+        p.groups.assign(groups, groups + len / sizeof(gid_t));
+    return true;
+}
+
+// The allow-list's verdict on a peer; admin tells whether it may LOGIN.
+bool Server::peer_allowed(const PeerCred &p, bool &admin) const
+{
+    admin = p.uid == 0 || allow_.admins.count(p.uid);
+    if (p.uid == 0 || p.uid == geteuid() || allow_.uids.count(p.uid) || allow_.gids.count(p.gid))
+        return true;
+    for (gid_t g : p.groups)
+        if (allow_.gids.count(g))
+            return true;
     return false;
+}
+
+// Connections this uid holds now.
+int Server::conns_of(uid_t uid) const
+{
+    int n = 0;
+    for (const auto &[fd, c] : conns_)
+        n += c->peer.uid == uid;
+    return n;
+}
+
+// Why a new peer is turned away, or nullptr to accept it. Root is not
+// capped per uid (it administers the daemon); every other uid is.
+const char *Server::refusal_for(const PeerCred &p, bool known, bool &admin) const
+{
+    if (!known || !peer_allowed(p, admin))
+        return "not allowed";
+    if ((int)conns_.size() >= max_clients_)
+        return "too many connections";
+    if (p.uid != 0 && conns_of(p.uid) >= max_per_uid_)
+        return "too many connections from this user";
+    return nullptr;
 }
 
 // Accept every pending connection on a listener.
@@ -321,23 +372,19 @@ void Server::accept_on(int lfd)
         if (fd < 0)
             return;
         bool admin = false;
+        PeerCred peer;
         std::string who;
-        const char *refusal = nullptr;
-        if (!peer_allowed(fd, admin, who))
-            refusal = "*\tERROR\treason=not allowed\n";
-        else if ((int)conns_.size() >= max_clients_)
-            refusal = "*\tERROR\treason=too many connections\n";
-        if (refusal) {
-            log_warning("refused connection from %s: %s", who.c_str(), refusal + 15);
-            (void)!::send(fd, refusal, strlen(refusal), MSG_NOSIGNAL | MSG_DONTWAIT);
-            close(fd);
+        bool known = read_peer(fd, peer, who);
+        if (const char *refusal = refusal_for(peer, known, admin)) {
+            refuse_peer(fd, peer, who, refusal);
             continue;
         }
         auto c = std::make_shared<Connection>();
         c->fd = fd;
         c->admin = admin;
+        c->peer = std::move(peer);
         c->who = who;
-        c->last_activity = mono_now();
+        c->last_request = mono_now();
         conns_[fd] = c;
         ep_add(epfd_, fd, EPOLLIN);
         send(*c, proto::format_version());
@@ -345,7 +392,17 @@ void Server::accept_on(int lfd)
     }
 }
 
-// Read what the peer sent and handle complete lines.
+// Tell a turned-away peer why, close it, and log it (rate limited per uid).
+void Server::refuse_peer(int fd, const PeerCred &p, const std::string &who, const char *reason)
+{
+    if (log_allowed("refused connections from uid=" + std::to_string(p.uid)))
+        log_warning("refused connection from %s: %s", who.c_str(), reason);
+    std::string line = proto::format_line("*", "ERROR", {{"reason", reason}});
+    (void)!::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    close(fd);
+}
+
+// Read what the peer sent, then handle its lines in its turn.
 void Server::on_readable(const std::shared_ptr<Connection> &c)
 {
     char buf[65536];
@@ -354,39 +411,97 @@ void Server::on_readable(const std::shared_ptr<Connection> &c)
         close_conn(*c);
         return;
     }
-    if (n < 0)
-        return;
-    c->in.append(buf, (size_t)n);
-    c->last_activity = mono_now();
+    if (n > 0) {
+        c->in.append(buf, (size_t)n);
+        run_lines(c);
+    }
+    wipe(buf, n > 0 ? (size_t)n : 0);
+}
+
+// Handle up to FAIR_LINES buffered lines, each to its end, and never from
+// inside another request's answer: a request answered at once (a cached
+// refusal, say) returns here, so a burst of them costs a loop, not stack.
+// A connection with lines left goes to the back of the ready queue, and
+// is not read from until its backlog is gone.
+void Server::run_lines(const std::shared_ptr<Connection> &c)
+{
     std::string line;
-    while (!c->closed && c->in_flight < MAX_IN_FLIGHT) {
+    int done = 0;
+    while (!c->closed && c->in_flight < MAX_IN_FLIGHT && done < FAIR_LINES) {
         proto::LineBuffer::Next next = c->in.next(line);
         if (next == proto::LineBuffer::Next::NeedMore)
             break;
         if (next != proto::LineBuffer::Next::Line) {
-            bool too_long = next == proto::LineBuffer::Next::TooLong;
-            send(*c, proto::format_line("*", "ERROR", {{"reason", too_long ? "line too long" : "NUL byte"}}));
-            log_warning("%s: %s; disconnected", c->who.c_str(), too_long ? "line too long" : "NUL byte");
-            close_conn(*c);
+            bad_input(*c, next == proto::LineBuffer::Next::TooLong ? "line too long" : "NUL byte");
             break;
         }
+        c->last_request = mono_now();
         handle_line(c, line);
+        done++;
     }
     wipe(line);
+    if (done == FAIR_LINES && !c->closed && c->in_flight < MAX_IN_FLIGHT)
+        schedule(c);
     update_events(*c);
 }
 
-// Process any lines still buffered once requests have drained.
+// Disconnect a peer that broke the framing, saying why.
+void Server::bad_input(Connection &c, const char *why)
+{
+    send(c, proto::format_line("*", "ERROR", {{"reason", why}}));
+    if (log_allowed("bad input from uid=" + std::to_string(c.peer.uid)))
+        log_warning("%s: %s; disconnected", c.who.c_str(), why);
+    close_conn(c);
+}
+
+// Put a connection with buffered lines in the ready queue (once).
+void Server::schedule(const std::shared_ptr<Connection> &c)
+{
+    if (c->queued || c->closed)
+        return;
+    c->queued = true;
+    ready_.push_back(c);
+}
+
+// One turn for every connection that was ready when the turn began.
+void Server::run_ready()
+{
+    std::deque<std::weak_ptr<Connection>> turn;
+    turn.swap(ready_);
+    for (auto &w : turn) {
+        auto c = w.lock();
+        if (!c || c->closed)
+            continue;
+        c->queued = false;
+        run_lines(c);
+    }
+}
+
+// A request has been answered: its connection may go on with the lines
+// it still has buffered, in its next turn.
 void Server::finish_request(const std::shared_ptr<Connection> &c)
 {
     c->in_flight--;
     if (c->closed)
         return;
-    std::string line;
-    while (c->in_flight < MAX_IN_FLIGHT && !c->closed &&
-           c->in.next(line) == proto::LineBuffer::Next::Line)
-        handle_line(c, line);
+    if (c->in.buffered() > 0)
+        schedule(c);
     update_events(*c);
+}
+
+// True when a log line of this kind may be written now (see lograte.hh).
+bool Server::log_allowed(const std::string &kind)
+{
+    return log_limit_.allow(kind, mono_now());
+}
+
+// Summaries of what the rate limit held back in intervals ended by now.
+void Server::flush_log_summaries(double now)
+{
+    log_limit_.flush(now, [](const std::string &kind, uint64_t n) {
+        log_warning("%llu more %s in the last %.0f s (not logged one by one)", (unsigned long long)n,
+                    kind.c_str(), LOG_INTERVAL);
+    });
 }
 
 // One line: the VERSION greeting first, then requests.
@@ -587,7 +702,7 @@ void Server::cmd_validate(const std::shared_ptr<Connection> &c, const proto::Req
             r.code = "invalid_token";
             r.reason = "token belongs to " + verdict.claim + ", not " + login;
         }
-        if (!r.ok)
+        if (!r.ok && log_allowed("token refusals (" + r.code + ") for uid=" + std::to_string(conn->peer.uid)))
             log_info("token %s refused: %s", hash.c_str(), r.reason.c_str());
         send(*conn, validate_line(id, hash, r));
         finish_request(conn);
@@ -641,16 +756,15 @@ void Server::send(Connection &c, const std::string &line)
         return;
     c.out.append(line);
     if (c.out.size() > MAX_OUT) {
-        log_warning("%s: does not read its answers; disconnected", c.who.c_str());
+        if (log_allowed("slow readers uid=" + std::to_string(c.peer.uid)))
+            log_warning("%s: does not read its answers; disconnected", c.who.c_str());
         close_conn(c);
         return;
     }
     if (!c.want_write) {
         ssize_t n = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0) {
-            wipe(&c.out[0], (size_t)n);
-            c.out.erase(0, (size_t)n);
-        }
+        if (n > 0)
+            c.out.consume((size_t)n);
         if (!c.out.empty())
             update_events(c);
     }
@@ -664,10 +778,8 @@ void Server::on_writable(const std::shared_ptr<Connection> &c)
         close_conn(*c);
         return;
     }
-    if (n > 0) {
-        wipe(&c->out[0], (size_t)n);
-        c->out.erase(0, (size_t)n);
-    }
+    if (n > 0)
+        c->out.consume((size_t)n);
     update_events(*c);
 }
 
@@ -677,7 +789,7 @@ void Server::update_events(Connection &c)
 {
     if (c.closed)
         return;
-    bool reading = c.in_flight < MAX_IN_FLIGHT;
+    bool reading = c.in_flight < MAX_IN_FLIGHT && !c.queued;
     bool writing = !c.out.empty();
     if (reading == c.reading && writing == c.want_write)
         return;
@@ -696,7 +808,7 @@ void Server::close_conn(Connection &c)
         return;
     if (!c.out.empty())
         (void)!::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    wipe(c.out);
+    c.out.wipe();
     c.in.wipe();
     c.closed = true;
     epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
@@ -706,16 +818,35 @@ void Server::close_conn(Connection &c)
     conns_.erase(fd);
 }
 
-// Drop connections idle for IDLE_TIMEOUT with nothing in flight.
+// Drop connections with nothing in flight whose last complete request is
+// idle_timeout old: bytes that never make a line do not keep one open.
 void Server::expire_idle()
 {
     double now = mono_now();
     std::vector<std::shared_ptr<Connection>> idle;
     for (auto &[fd, c] : conns_)
-        if (c->in_flight == 0 && now - c->last_activity > IDLE_TIMEOUT)
+        if (c->in_flight == 0 && now - c->last_request > idle_timeout_)
             idle.push_back(c);
-    for (auto &c : idle)
+    for (auto &c : idle) {
+        if (c->in.buffered() > 0 && log_allowed("incomplete requests timed out uid=" + std::to_string(c->peer.uid)))
+            log_warning("%s: no complete request for %d s; disconnected", c->who.c_str(), idle_timeout_);
         close_conn(*c);
+    }
+}
+
+// After a reload: drop the connections of peers the new allow-list no
+// longer admits, and take admin rights away from those who lost them.
+void Server::recheck_peers()
+{
+    std::vector<std::shared_ptr<Connection>> gone;
+    for (auto &[fd, c] : conns_)
+        if (!peer_allowed(c->peer, c->admin))
+            gone.push_back(c);
+    for (auto &c : gone) {
+        log_warning("%s: no longer allowed after reload; disconnected", c->who.c_str());
+        send(*c, proto::format_line("*", "ERROR", {{"reason", "not allowed"}}));
+        close_conn(*c);
+    }
 }
 
 // The event loop.
@@ -748,9 +879,11 @@ bool Server::run(std::function<void()> reload, std::string &error)
         }
         if (now - last_idle >= 1.0) {
             expire_idle();
+            flush_log_summaries(now);
             last_idle = now;
         }
-        int n = epoll_wait(epfd_, evs, 64, (int)(TICK_INTERVAL * 1000));
+        run_ready();
+        int n = epoll_wait(epfd_, evs, 64, ready_.empty() ? (int)(TICK_INTERVAL * 1000) : 0);
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
             if (fd == sigfd_) {
@@ -774,6 +907,7 @@ bool Server::run(std::function<void()> reload, std::string &error)
             }
         }
     }
+    flush_log_summaries(HUGE_VAL);  // what was held back is still told
     return true;
 }
 

@@ -6,12 +6,14 @@
 
 #include "broker.hh"
 #include "config.hh"
+#include "lograte.hh"
 #include "protocol.hh"
 #include "usermap.hh"
 #include "validator.hh"
 
 #include <sys/types.h>
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -21,6 +23,7 @@
 namespace exo {
 
 struct Connection;
+struct PeerCred;
 
 // Who may connect, resolved to numbers once per (re)load.
 struct AllowList {
@@ -44,8 +47,18 @@ public:
 
 private:
     void accept_on(int lfd);
-    bool peer_allowed(int fd, bool &admin, std::string &who);
+    bool peer_allowed(const PeerCred &p, bool &admin) const;
+    int conns_of(uid_t uid) const;
+    const char *refusal_for(const PeerCred &p, bool known, bool &admin) const;
+    void refuse_peer(int fd, const PeerCred &p, const std::string &who, const char *reason);
+    void recheck_peers();
     void on_readable(const std::shared_ptr<Connection> &c);
+    void run_lines(const std::shared_ptr<Connection> &c);
+    void bad_input(Connection &c, const char *why);
+    void schedule(const std::shared_ptr<Connection> &c);
+    void run_ready();
+    bool log_allowed(const std::string &kind);
+    void flush_log_summaries(double now);
     void on_writable(const std::shared_ptr<Connection> &c);
     void handle_line(const std::shared_ptr<Connection> &c, const std::string &line);
     void dispatch(const std::shared_ptr<Connection> &c, const proto::Request &req);
@@ -66,6 +79,10 @@ private:
     Workers &workers_;
     AllowList allow_;
     int max_clients_ = 256;
+    int max_per_uid_ = 128;
+    int idle_timeout_ = 300;
+    std::deque<std::weak_ptr<Connection>> ready_;  // connections with lines waiting
+    LogLimiter log_limit_;  // refusals and bad input, per kind
     MailboxMap mailboxes_;  // mailbox_map; empty when not configured
     int epfd_ = -1;
     int sigfd_ = -1;

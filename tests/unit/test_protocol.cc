@@ -12,6 +12,8 @@ extern "C" {
 
 #include "protocol.hh"
 
+#include <algorithm>
+
 #include <string>
 
 using namespace exo::proto;
@@ -195,13 +197,60 @@ static void test_line_buffer(void **)
     assert_true(line.empty());
 }
 
+// OutBuffer: bytes leave in order through any split of sends, and a
+// drained buffer gives its storage back (a burst does not stay resident).
+static void test_out_buffer(void **)
+{
+    struct Row { size_t chunk; } rows[] = {{1}, {7}, {100}, {4096}, {1 << 20}};
+    for (const Row &r : rows) {
+        OutBuffer o;
+        std::string want;
+        for (int i = 0; i < 2000; i++) {
+            std::string line = std::to_string(i) + "\tOK\ttoken=" + std::string(200, 'a' + i % 26) + "\n";
+            o.append(line);
+            want += line;
+        }
+        std::string got;
+        while (!o.empty()) {
+            size_t n = std::min(r.chunk, o.size());
+            got.append(o.data(), n);
+            o.consume(n);
+        }
+        if (got != want)
+            fail_msg("chunk %zu: bytes out of order", r.chunk);
+        if (o.capacity() > 4096)
+            fail_msg("chunk %zu: drained buffer keeps %zu bytes", r.chunk, o.capacity());
+    }
+}
+
+// LineBuffer: a big read, consumed line by line, leaves no big storage.
+static void test_line_buffer_releases(void **)
+{
+    LineBuffer b;
+    std::string burst;
+    for (int i = 0; i < 3000; i++)
+        burst += std::to_string(i) + "\tVALIDATE\ttoken=x\n";
+    b.append(burst.data(), burst.size());
+    b.append("partial", 7);
+    std::string line;
+    int lines = 0;
+    while (b.next(line) == LineBuffer::Next::Line)
+        lines++;
+    assert_int_equal(lines, 3000);
+    assert_int_equal(b.buffered(), 7);
+    b.append("\n", 1);
+    assert_int_equal((int)b.next(line), (int)LineBuffer::Next::Line);
+    assert_string_equal(line.c_str(), "partial");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_table),  cmocka_unit_test(test_request_fields),
         cmocka_unit_test(test_request_limits), cmocka_unit_test(test_response_table),
         cmocka_unit_test(test_version),        cmocka_unit_test(test_format_and_sanitize),
-        cmocka_unit_test(test_line_buffer),
+        cmocka_unit_test(test_line_buffer),    cmocka_unit_test(test_out_buffer),
+        cmocka_unit_test(test_line_buffer_releases),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
