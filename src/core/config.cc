@@ -33,7 +33,7 @@ constexpr size_t kMaxId = 32;              // a user or group name
 constexpr size_t kMaxQuoted = 64;          // bytes of a value echoed in a message
 constexpr uint64_t kMaxNumericId = 4294967294u; // (uid_t)-1 is "no id"
 
-enum class Section { None, Global, Idp, Listen, Account, Validate };
+enum class Section { None, Global, Idp, Listen, Account, Peer, Validate };
 
 struct KeyLine {
     const char *key; // from the key table, so it outlives the parser
@@ -58,6 +58,7 @@ struct Parser {
     std::vector<SeenSection> sections;   // every header so far
     ListenConfig listen;                 // the open [listen], if any
     AccountConfig account;               // the open [account], if any
+    PeerConfig peer;                     // the open [peer], if any
     std::string error;
 };
 
@@ -368,6 +369,56 @@ bool parse_id_list(std::string_view v, std::vector<std::string> &out, std::strin
     return true;
 }
 
+// Words each of which is one of allowed (a null-ended list), possibly none.
+bool parse_word_set(std::string_view v, const char *const *allowed, std::vector<std::string> &out,
+                    std::string &why)
+{
+    std::vector<std::string> picked;
+    for (std::string_view w : words(v)) {
+        const char *const *a = allowed;
+        while (*a && w != *a)
+            a++;
+        if (!*a) {
+            why = "unknown word " + quote(w) + "; expected words of:";
+            for (a = allowed; *a; a++)
+                why += std::string(" ") + *a;
+            return false;
+        }
+        picked.emplace_back(w);
+    }
+    out = std::move(picked);
+    return true;
+}
+
+// Account names or "*", space separated (checked against [account]s at the end).
+bool parse_account_list(std::string_view v, std::vector<std::string> &out, std::string &why)
+{
+    std::vector<std::string> names;
+    for (std::string_view w : words(v)) {
+        if (w != "*" && !valid_section_name(w)) {
+            why = "expected account names or \"*\" separated by spaces";
+            return false;
+        }
+        names.emplace_back(w);
+    }
+    out = std::move(names);
+    return true;
+}
+
+const char *const kCommands[] = {"PING", "STATUS", "VALIDATE", "TOKEN", "INVALIDATE", "LOGIN", nullptr};
+const char *const kTokenBy[] = {"account", "user", nullptr};
+
+// token_by: which forms of TOKEN a [peer] may use.
+bool parse_token_by(std::string_view v, PeerConfig &peer, std::string &why)
+{
+    std::vector<std::string> forms;
+    if (!parse_word_set(v, kTokenBy, forms, why))
+        return false;
+    peer.token_by_account = std::find(forms.begin(), forms.end(), "account") != forms.end();
+    peer.token_by_user = std::find(forms.begin(), forms.end(), "user") != forms.end();
+    return true;
+}
+
 // Scope tokens (RFC 6749 section 3.3), stored joined by single spaces.
 bool parse_scope(std::string_view v, std::string &out, std::string &why)
 {
@@ -502,6 +553,12 @@ const KeyHandler kKeys[] = {
     {Section::Account, "secret_file", false,
      SETTER { return parse_path(v, kMaxLine, p.account.secret_file, why); }},
     {Section::Account, "scope", false, SETTER { return parse_scope(v, p.account.scope, why); }},
+    {Section::Peer, "users", true, SETTER { return parse_id_list(v, p.peer.users, why); }},
+    {Section::Peer, "groups", true, SETTER { return parse_id_list(v, p.peer.groups, why); }},
+    {Section::Peer, "commands", true,
+     SETTER { return parse_word_set(v, kCommands, p.peer.commands, why); }},
+    {Section::Peer, "accounts", true, SETTER { return parse_account_list(v, p.peer.accounts, why); }},
+    {Section::Peer, "token_by", true, SETTER { return parse_token_by(v, p.peer, why); }},
     {Section::Validate, "mode", false, SETTER { return pick_word(v, kModes, p.cfg.validate.mode, why); }},
     {Section::Validate, "tenant", false, SETTER { return parse_tenant(v, p.cfg.validate.tenant, why); }},
     {Section::Validate, "audience", false, SETTER { return parse_words(v, p.cfg.validate.audiences, why); }},
@@ -645,6 +702,26 @@ bool close_account(Parser &p)
     return true;
 }
 
+// [peer]: names someone; keeps it (accounts are checked at the end).
+bool close_peer(Parser &p)
+{
+    if (p.peer.users.empty() && p.peer.groups.empty())
+        return fail_at(p, p.section_line, "missing \"users\" or \"groups\" in " + p.label);
+    p.peer.line = p.section_line;
+    p.cfg.peers.push_back(std::move(p.peer));
+    return true;
+}
+
+// Every account a [peer] names exists.
+bool check_peer_accounts(Parser &p)
+{
+    for (const auto &peer : p.cfg.peers)
+        for (const auto &a : peer.accounts)
+            if (a != "*" && !p.cfg.find_account(a))
+                return fail_at(p, peer.line, "[peer " + peer.name + "] names unknown account " + quote(a));
+    return true;
+}
+
 // [validate]: what each mode needs.
 bool close_validate(Parser &p)
 {
@@ -672,6 +749,8 @@ bool close_section(Parser &p)
         ok = close_listen(p);
     else if (p.section == Section::Account)
         ok = close_account(p);
+    else if (p.section == Section::Peer)
+        ok = close_peer(p);
     else if (p.section == Section::Validate)
         ok = close_validate(p);
     p.section = Section::None;
@@ -692,6 +771,7 @@ const SectionKind kSections[] = {
     {"idp", Section::Idp, false},
     {"listen", Section::Listen, true},
     {"account", Section::Account, true},
+    {"peer", Section::Peer, true},
     {"validate", Section::Validate, false},
 };
 
@@ -712,6 +792,8 @@ bool begin_section(Parser &p, const SectionKind &kind, std::string_view name)
     p.account = AccountConfig();
     p.account.name.assign(name);
     p.account.line = p.line;
+    p.peer = PeerConfig();
+    p.peer.name.assign(name);
     return true;
 }
 
@@ -822,7 +904,7 @@ std::string default_scope(Cloud cloud, Grant grant)
 // End of file: close the last section and fill in what depends on all of it.
 bool finish(Parser &p)
 {
-    if (!close_section(p))
+    if (!close_section(p) || !check_peer_accounts(p))
         return false;
     if (p.cfg.listens.empty())
         add_default_listens(p.cfg);

@@ -40,6 +40,19 @@ struct AccountConfig {
     int line = 0;            // where the section starts, for messages
 };
 
+// [peer NAME]: what the processes of some users or groups may ask of
+// exoauthd. Several sections may name one peer: their rights add up.
+struct PeerConfig {
+    std::string name;
+    std::vector<std::string> users;     // names or numeric uids
+    std::vector<std::string> groups;    // names or numeric gids (primary or supplementary)
+    std::vector<std::string> commands;  // of PING STATUS VALIDATE TOKEN INVALIDATE LOGIN
+    std::vector<std::string> accounts;  // TOKEN and INVALIDATE may use these; "*": any
+    bool token_by_account = true;       // token_by: TOKEN account=NAME [mailbox=M]
+    bool token_by_user = false;         // token_by: TOKEN user=LOCAL, routed by mailbox_map
+    int line = 0;
+};
+
 // [validate]: how client tokens (XOAUTH2/OAUTHBEARER logins) are checked.
 struct ValidateConfig {
     bool enabled = false;                 // a [validate] section exists
@@ -83,6 +96,7 @@ struct Config {
     // sections
     std::vector<ListenConfig> listens;
     std::vector<AccountConfig> accounts;
+    std::vector<PeerConfig> peers;
     ValidateConfig validate;
 
     const AccountConfig *find_account(std::string_view name) const;

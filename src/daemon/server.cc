@@ -45,42 +45,6 @@ double mono_now()
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-// Numeric id, or -1 if s is not a plain decimal number.
-long parse_id(const std::string &s)
-{
-    if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), ::isdigit))
-        return -1;
-    return std::stol(s);
-}
-
-// uid of a user name or number; false if unknown.
-bool lookup_uid(const std::string &name, uid_t &uid)
-{
-    long n = parse_id(name);
-    if (n >= 0) {
-        uid = (uid_t)n;
-        return true;
-    }
-    struct passwd *pw = getpwnam(name.c_str());
-    if (pw)
-        uid = pw->pw_uid;
-    return pw != nullptr;
-}
-
-// gid of a group name or number; false if unknown.
-bool lookup_gid(const std::string &name, gid_t &gid)
-{
-    long n = parse_id(name);
-    if (n >= 0) {
-        gid = (gid_t)n;
-        return true;
-    }
-    struct group *gr = getgrnam(name.c_str());
-    if (gr)
-        gid = gr->gr_gid;
-    return gr != nullptr;
-}
-
 // Add fd to epoll with events.
 bool ep_add(int epfd, int fd, uint32_t events)
 {
@@ -176,20 +140,11 @@ bool parent_exists(const std::string &path)
 }
 } // namespace
 
-// Who is at the other end of a connection, from SO_PEERCRED and
-// SO_PEERGROUPS at accept (kept to re-check the peer on reload).
-struct PeerCred {
-    pid_t pid = 0;
-    uid_t uid = (uid_t)-1;
-    gid_t gid = (gid_t)-1;
-    std::vector<gid_t> groups;
-};
-
 // One client connection.
 struct Connection {
     int fd = -1;
-    bool admin = false;
     PeerCred peer;
+    Rights rights;
     std::string who;
     proto::LineBuffer in;
     proto::OutBuffer out;
@@ -201,36 +156,6 @@ struct Connection {
     bool want_write = false;
     double last_request = 0;    // monotonic time of the last complete line
 };
-
-// Resolve user and group names of the allow-list to numbers.
-bool resolve_allow_list(const Config &cfg, AllowList &out, std::string &error)
-{
-    AllowList a;
-    for (const auto &u : cfg.allow_users) {
-        uid_t uid;
-        if (lookup_uid(u, uid))
-            a.uids.insert(uid);
-        else
-            log_warning("allow_users: no user %s on this system; ignored", u.c_str());
-    }
-    for (const auto &g : cfg.allow_groups) {
-        gid_t gid;
-        if (lookup_gid(g, gid))
-            a.gids.insert(gid);
-        else
-            log_warning("allow_groups: no group %s on this system; ignored", g.c_str());
-    }
-    for (const auto &u : cfg.admin_users) {
-        uid_t uid;
-        if (!lookup_uid(u, uid)) {
-            error = "admin_users: no user " + u;
-            return false;
-        }
-        a.admins.insert(uid);
-    }
-    out = std::move(a);
-    return true;
-}
 
 Server::Server(Broker &broker, Validator &validator, Workers &workers)
     : broker_(broker), validator_(validator), workers_(workers), log_limit_(LOG_INTERVAL, LOG_BURST, LOG_KINDS)
@@ -275,35 +200,13 @@ bool Server::bind_all(const Config &cfg, std::string &error)
     return true;
 }
 
-// mailbox_map, whose every account must be a configured one.
-static bool load_mailbox_map(const Config &cfg, MailboxMap &m, std::string &error)
-{
-    if (!mailboxmap_load(cfg.mailbox_map, m, error))
-        return false;
-    std::set<std::string> names;
-    for (const auto &a : cfg.accounts)
-        names.insert(a.name);
-    for (const auto *table : {&m.users, &m.domains})
-        for (const auto &kv : *table)
-            if (!names.count(kv.second.account)) {
-                error = "mailbox_map " + cfg.mailbox_map + ": " + kv.first + " names unknown account " +
-                        kv.second.account;
-                return false;
-            }
-    return true;
-}
-
 // Take the allow-list and limits from a (re)loaded configuration.
 bool Server::configure(const Config &cfg, std::string &error)
 {
-    AllowList a;
-    if (!resolve_allow_list(cfg, a, error))
+    if (!policy_.configure(cfg, error))
         return false;
-    MailboxMap m;
-    if (!cfg.mailbox_map.empty() && !load_mailbox_map(cfg, m, error))
-        return false;
-    allow_ = std::move(a);
-    mailboxes_ = std::move(m);
+    for (const auto &line : policy_.describe())
+        log_info("rights: %s", line.c_str());
     max_clients_ = cfg.max_clients;
     max_per_uid_ = cfg.max_clients_per_uid ? cfg.max_clients_per_uid : std::max(1, cfg.max_clients / 2);
     idle_timeout_ = cfg.idle_timeout;
@@ -330,18 +233,6 @@ static bool read_peer(int fd, PeerCred &p, std::string &who)
     return true;
 }
 
-// The allow-list's verdict on a peer; admin tells whether it may LOGIN.
-bool Server::peer_allowed(const PeerCred &p, bool &admin) const
-{
-    admin = p.uid == 0 || allow_.admins.count(p.uid);
-    if (p.uid == 0 || p.uid == geteuid() || allow_.uids.count(p.uid) || allow_.gids.count(p.gid))
-        return true;
-    for (gid_t g : p.groups)
-        if (allow_.gids.count(g))
-            return true;
-    return false;
-}
-
 // Connections this uid holds now.
 int Server::conns_of(uid_t uid) const
 {
@@ -353,9 +244,9 @@ int Server::conns_of(uid_t uid) const
 
 // Why a new peer is turned away, or nullptr to accept it. Root is not
 // capped per uid (it administers the daemon); every other uid is.
-const char *Server::refusal_for(const PeerCred &p, bool known, bool &admin) const
+const char *Server::refusal_for(const PeerCred &p, bool known) const
 {
-    if (!known || !peer_allowed(p, admin))
+    if (!known || !policy_.admits(p))
         return "not allowed";
     if ((int)conns_.size() >= max_clients_)
         return "too many connections";
@@ -371,17 +262,16 @@ void Server::accept_on(int lfd)
         int fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
-        bool admin = false;
         PeerCred peer;
         std::string who;
         bool known = read_peer(fd, peer, who);
-        if (const char *refusal = refusal_for(peer, known, admin)) {
+        if (const char *refusal = refusal_for(peer, known)) {
             refuse_peer(fd, peer, who, refusal);
             continue;
         }
         auto c = std::make_shared<Connection>();
         c->fd = fd;
-        c->admin = admin;
+        c->rights = policy_.rights(peer);
         c->peer = std::move(peer);
         c->who = who;
         c->last_request = mono_now();
@@ -538,9 +428,25 @@ void Server::handle_line(const std::shared_ptr<Connection> &c, const std::string
         wipe(f.second);
 }
 
-// Route a parsed request to its command.
+// Send a refusal of the policy, and log it (rate limited per peer): a
+// missing right as a warning, a mailbox the map does not give as info.
+void Server::refuse(Connection &c, const proto::Request &req, const Refusal &no)
+{
+    send(c, no.line);
+    if (no.why.empty() || !log_allowed("refused requests of uid=" + std::to_string(c.peer.uid)))
+        return;
+    if (no.missing_right)
+        log_warning("%s: %s refused: %s", c.who.c_str(), req.command.c_str(), no.why.c_str());
+    else
+        log_info("%s refused: %s", req.command.c_str(), no.why.c_str());
+}
+
+// Route a parsed request to its command, if the peer may use it.
 void Server::dispatch(const std::shared_ptr<Connection> &c, const proto::Request &req)
 {
+    Refusal no;
+    if (!policy_.allows(c->rights, c->peer, req, no))
+        return refuse(*c, req, no);
     if (req.command == "TOKEN")
         cmd_token(c, req);
     else if (req.command == "PING")
@@ -566,43 +472,13 @@ static std::string fail_line(const std::string &id, const TokenReply &r)
     return proto::format_line(id, "FAIL", f);
 }
 
-// Which account serves a TOKEN request, and for which mailbox, under
-// mailbox_map: "account" (+ "mailbox", checked when the map exists) or
-// "user" (routed by the map). False with the FAIL or ERROR line to send.
-bool Server::token_route(const proto::Request &req, MailboxRoute &route, std::string &refusal)
-{
-    const std::string *account = req.arg("account"), *mailbox = req.arg("mailbox"), *user = req.arg("user");
-    auto not_mapped = [&](const std::string &why) {
-        log_info("TOKEN refused: %s", why.c_str());
-        refusal = fail_line(req.id, TokenReply{false, {}, 0, {}, false, "not_mapped", why, -1});
-        return false;
-    };
-    if (account) {
-        route = MailboxRoute{mailbox ? *mailbox : std::string(), *account};
-        if (mailbox && !mailboxes_.empty() && !mailboxmap_allows(mailboxes_, *account, *mailbox))
-            return not_mapped("mailbox_map does not let account " + *account + " act as " + *mailbox);
-        return true;
-    }
-    if (!user) {
-        refusal = proto::format_line(req.id, "ERROR", {{"reason", "missing account or user"}});
-        return false;
-    }
-    if (mailboxes_.empty())
-        return not_mapped("no mailbox_map: user " + *user + " has no mailbox");
-    if (!mailboxmap_route(mailboxes_, *user, route))
-        return not_mapped("mailbox_map has no mailbox for user " + *user);
-    return true;
-}
-
 // TOKEN account=NAME [mailbox=M] | TOKEN user=LOCAL
 void Server::cmd_token(const std::shared_ptr<Connection> &c, const proto::Request &req)
 {
     MailboxRoute route;
-    std::string refusal;
-    if (!token_route(req, route, refusal)) {
-        send(*c, refusal);
-        return;
-    }
+    Refusal no;
+    if (!policy_.token_route(c->rights, c->peer, req, route, no))
+        return refuse(*c, req, no);
     c->in_flight++;
     std::weak_ptr<Connection> weak = c;
     std::string id = req.id;
@@ -636,6 +512,9 @@ void Server::cmd_invalidate(const std::shared_ptr<Connection> &c, const proto::R
         send(*c, proto::format_line(req.id, "ERROR", {{"reason", "missing account or hash"}}));
         return;
     }
+    Refusal no;
+    if (!policy_.invalidate_allowed(c->rights, c->peer, req, no))
+        return refuse(*c, req, no);
     std::string why;
     bool dropped = broker_.invalidate(*account, *hash, why);
     proto::Fields f = {{"dropped", dropped ? "yes" : "no"}};
@@ -657,13 +536,6 @@ void Server::cmd_status(const std::shared_ptr<Connection> &c, const proto::Reque
                                  {"idp_requests", std::to_string(broker_.idp_requests())},
                                  {"validation_keys", std::to_string(validator_.keys())},
                                  {"key_fetches", std::to_string(validator_.fetches())}}));
-}
-
-// True when the name a client logged in with names the token's user: the
-// claim itself or the local user it maps to, compared without case.
-static bool login_matches(const std::string &login, const ValidateReply &r)
-{
-    return strcasecmp(login.c_str(), r.claim.c_str()) == 0 || strcasecmp(login.c_str(), r.user.c_str()) == 0;
 }
 
 // The answer line of a VALIDATE: OK with the user, or FAIL with a reason.
@@ -697,7 +569,7 @@ void Server::cmd_validate(const std::shared_ptr<Connection> &c, const proto::Req
         if (!conn || conn->closed)
             return;
         ValidateReply r = verdict;
-        if (r.ok && check_login && !login_matches(login, r)) {
+        if (r.ok && check_login && !Policy::login_matches(login, r)) {
             r = ValidateReply{};
             r.code = "invalid_token";
             r.reason = "token belongs to " + verdict.claim + ", not " + login;
@@ -715,11 +587,6 @@ void Server::cmd_login(const std::shared_ptr<Connection> &c, const proto::Reques
     const std::string *account = req.arg("account");
     if (!account) {
         send(*c, proto::format_line(req.id, "ERROR", {{"reason", "missing account"}}));
-        return;
-    }
-    if (!c->admin) {
-        send(*c, fail_line(req.id, TokenReply{false, {}, 0, {}, false, "not_allowed",
-                                              "LOGIN needs root or a user in admin_users", -1}));
         return;
     }
     c->in_flight++;
@@ -834,14 +701,16 @@ void Server::expire_idle()
     }
 }
 
-// After a reload: drop the connections of peers the new allow-list no
-// longer admits, and take admin rights away from those who lost them.
+// After a reload: drop the connections of peers the new policy no longer
+// admits; the others get their new rights.
 void Server::recheck_peers()
 {
     std::vector<std::shared_ptr<Connection>> gone;
-    for (auto &[fd, c] : conns_)
-        if (!peer_allowed(c->peer, c->admin))
+    for (auto &[fd, c] : conns_) {
+        if (!policy_.admits(c->peer))
             gone.push_back(c);
+        c->rights = policy_.rights(c->peer);
+    }
     for (auto &c : gone) {
         log_warning("%s: no longer allowed after reload; disconnected", c->who.c_str());
         send(*c, proto::format_line("*", "ERROR", {{"reason", "not allowed"}}));

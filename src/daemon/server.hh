@@ -7,8 +7,8 @@
 #include "broker.hh"
 #include "config.hh"
 #include "lograte.hh"
+#include "policy.hh"
 #include "protocol.hh"
-#include "usermap.hh"
 #include "validator.hh"
 
 #include <sys/types.h>
@@ -23,15 +23,6 @@
 namespace exo {
 
 struct Connection;
-struct PeerCred;
-
-// Who may connect, resolved to numbers once per (re)load.
-struct AllowList {
-    std::set<uid_t> uids;
-    std::set<gid_t> gids;
-    std::set<uid_t> admins;
-};
-bool resolve_allow_list(const Config &cfg, AllowList &out, std::string &error);
 
 class Server {
 public:
@@ -47,9 +38,8 @@ public:
 
 private:
     void accept_on(int lfd);
-    bool peer_allowed(const PeerCred &p, bool &admin) const;
     int conns_of(uid_t uid) const;
-    const char *refusal_for(const PeerCred &p, bool known, bool &admin) const;
+    const char *refusal_for(const PeerCred &p, bool known) const;
     void refuse_peer(int fd, const PeerCred &p, const std::string &who, const char *reason);
     void recheck_peers();
     void on_readable(const std::shared_ptr<Connection> &c);
@@ -62,8 +52,8 @@ private:
     void on_writable(const std::shared_ptr<Connection> &c);
     void handle_line(const std::shared_ptr<Connection> &c, const std::string &line);
     void dispatch(const std::shared_ptr<Connection> &c, const proto::Request &req);
+    void refuse(Connection &c, const proto::Request &req, const Refusal &no);
     void cmd_token(const std::shared_ptr<Connection> &c, const proto::Request &req);
-    bool token_route(const proto::Request &req, MailboxRoute &route, std::string &refusal);
     void cmd_invalidate(const std::shared_ptr<Connection> &c, const proto::Request &req);
     void cmd_status(const std::shared_ptr<Connection> &c, const proto::Request &req);
     void cmd_login(const std::shared_ptr<Connection> &c, const proto::Request &req);
@@ -77,13 +67,12 @@ private:
     Broker &broker_;
     Validator &validator_;
     Workers &workers_;
-    AllowList allow_;
+    Policy policy_;
     int max_clients_ = 256;
     int max_per_uid_ = 128;
     int idle_timeout_ = 300;
     std::deque<std::weak_ptr<Connection>> ready_;  // connections with lines waiting
     LogLimiter log_limit_;  // refusals and bad input, per kind
-    MailboxMap mailboxes_;  // mailbox_map; empty when not configured
     int epfd_ = -1;
     int sigfd_ = -1;
     std::vector<int> listeners_;

@@ -2,7 +2,9 @@
 # (tests/fake-idp), a private exoauthd started on a socket in a temp dir with
 # its readiness taken from sd_notify (no sleeps), and a small client of the
 # exoauthd protocol. Every process binds to 127.0.0.1 or a UNIX socket.
+import contextlib
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -166,6 +168,29 @@ class Daemon:
             self.kill()
         if getattr(self, "logf", None):
             self.logf.close()
+
+
+@contextlib.contextmanager
+def as_user(name, groups=()):
+    """Run the body with the effective uid and gid of name and the given
+    supplementary gids, so what it connects carries them in SO_PEERCRED."""
+    pw = pwd.getpwnam(name)
+    saved = os.getgroups()
+    os.setgroups(list(groups))
+    os.setegid(pw.pw_gid)
+    os.seteuid(pw.pw_uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+        os.setgroups(saved)
+
+
+def connect_as(d, name, greet=True, groups=()):
+    """A connection to d from user name (with supplementary groups)."""
+    with as_user(name, groups):
+        return Conn(d.socket, greet=greet)
 
 
 def cert_account(name, client_id, cert, key, alg="PS256"):

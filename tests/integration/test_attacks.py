@@ -3,7 +3,6 @@
 # must not grow the stack, slow or idle peers are closed, one uid cannot
 # take every connection, and memory and the log stay bounded. Each attack
 # also checks that a well-behaved client keeps being served.
-import contextlib
 import os
 import pwd
 import resource
@@ -15,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import Conn, cert_daemon, parse
+from conftest import Conn, cert_daemon, connect_as, parse
 
 CID = "22222222-2222-3333-4444-000000000011"
 
@@ -27,29 +26,6 @@ def daemon(tmp_root, fresh_idp, daemons):
                      "max_clients_per_uid = 4\n", start=False)
     daemons.append(dm)
     return dm
-
-
-@contextlib.contextmanager
-def as_user(name):
-    """Run the body with the effective uid and gid of name (no groups), so
-    what it connects carries that uid in SO_PEERCRED."""
-    pw = pwd.getpwnam(name)
-    groups = os.getgroups()
-    os.setgroups([])
-    os.setegid(pw.pw_gid)
-    os.seteuid(pw.pw_uid)
-    try:
-        yield
-    finally:
-        os.seteuid(0)
-        os.setegid(0)
-        os.setgroups(groups)
-
-
-def connect_as(d, name, greet=True):
-    """A connection to d from user name."""
-    with as_user(name):
-        return Conn(d.socket, greet=greet)
 
 
 def refusal(d, name):

@@ -319,6 +319,16 @@ struct BadCase {
 const std::string kLong(4095, 'x');
 
 const BadCase kBad[] = {
+    // [peer]
+    {"[peer]\nusers = postfix\n", 1, "section [peer] needs a name"},
+    {"[peer p]\ncommands = TOKEN\n", 1, "missing \"users\" or \"groups\" in [peer p]"},
+    {"[peer p]\nusers = postfix\ncommands = TOKEN RELOAD\n", 3, "unknown word \"RELOAD\""},
+    {"[peer p]\nusers = postfix\ncommands = token\n", 3, "unknown word \"token\""},
+    {"[peer p]\nusers = postfix\ntoken_by = mailbox\n", 3, "unknown word \"mailbox\""},
+    {"[peer p]\nusers = post fix!\n", 2, "expected names or numeric ids"},
+    {"[peer p]\nusers = postfix\naccounts = a/b\n", 3, "expected account names"},
+    {"[peer p]\nusers = postfix\naccounts = nosuch\n", 1, "[peer p] names unknown account \"nosuch\""},
+    {"[peer p]\nusers = x\n[peer p]\nusers = y\n", 3, "duplicate section [peer p]"},
     // layout
     {"user = x\n", 1, "key \"user\" before any section"},
     {"# c\n\nlog = x\n", 3, "key \"log\" before any section"},
@@ -463,6 +473,27 @@ void test_refused(void **)
                      bc.fragment);
         n++;
     }
+}
+
+// [peer] sections: every key, defaults, and rights adding up.
+void test_peer_sections(void **)
+{
+    Config c;
+    std::string error;
+    const char *text = ACC "secret_file = /s\n[peer mta]\nusers = postfix 1001\ncommands = TOKEN INVALIDATE\n"
+                           "accounts = a\n[peer imap]\ngroups = mail\ncommands = VALIDATE TOKEN\n"
+                           "token_by = user account\naccounts = *\n";
+    if (!exo::config_parse(text, "t.conf", c, error))
+        fail_msg("%s", error.c_str());
+    assert_int_equal(c.peers.size(), 2);
+    assert_list(c.peers[0].users, "postfix 1001");
+    assert_list(c.peers[0].commands, "TOKEN INVALIDATE");
+    assert_list(c.peers[0].accounts, "a");
+    assert_true(c.peers[0].token_by_account);
+    assert_false(c.peers[0].token_by_user);
+    assert_list(c.peers[1].groups, "mail");
+    assert_true(c.peers[1].token_by_user && c.peers[1].token_by_account);
+    assert_list(c.peers[1].accounts, "*");
 }
 
 // A full [validate] section fills every field; its absence leaves it off.
@@ -629,6 +660,7 @@ int main()
         cmocka_unit_test(test_exact_messages), cmocka_unit_test(test_out_untouched),
         cmocka_unit_test(test_too_big_text),  cmocka_unit_test(test_load),
         cmocka_unit_test(test_shipped_example), cmocka_unit_test(test_validate_section),
+        cmocka_unit_test(test_peer_sections),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
