@@ -13,7 +13,6 @@
 #include <cstdio>
 #include <ctime>
 #include <openssl/asn1.h>
-#include <unistd.h>
 
 namespace exo::ctl {
 
@@ -117,7 +116,7 @@ int cmd_doctor(const Options &opts)
         return 1;
     }
     rep.line(true, "config", opts.config + ": " + std::to_string(cfg.accounts.size()) + " accounts");
-    if (geteuid() == 0 && !cred_set_owner(cfg.user, error))
+    if (!set_file_owner(cfg.user, error))
         rep.line(false, "user", error, "create the user, or fix \"user =\"");
     bool sd = cred_check_dir(cfg.state_dir, "state_dir", error);
     rep.line(sd, "state_dir", sd ? cfg.state_dir : error,
