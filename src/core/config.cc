@@ -6,6 +6,8 @@
 
 #include "config.hh"
 
+#include "credfile.hh"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -947,76 +949,22 @@ bool parse_text(std::string_view text, const std::string &path, Config &out, std
     return true;
 }
 
-// Closes a file descriptor when it goes out of scope.
-struct FdGuard {
-    int fd;
-    ~FdGuard()
-    {
-        if (fd >= 0)
-            close(fd);
-    }
-};
-
-// "path: " and the text of errno value e.
-std::string errno_message(const std::string &path, int e)
-{
-    char buf[256];
-    return path + ": " + strerror_r(e, buf, sizeof buf);
-}
-
-// Refuses a file that is not regular, is too big or can be changed by others.
-bool check_file(const std::string &path, int fd, std::string &error)
-{
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        error = errno_message(path, errno);
-        return false;
-    }
-    if (!S_ISREG(st.st_mode))
-        error = path + ": not a regular file";
-    else if (st.st_mode & (S_IWGRP | S_IWOTH))
-        error = path + ": is writable by group or others; chmod go-w";
-    else if (static_cast<uint64_t>(st.st_size) > kMaxFile)
-        error = path + ": larger than 1 MiB";
-    else
-        return true;
-    return false;
-}
-
-// Reads the whole file behind fd, at most kMaxFile + 1 bytes.
-bool read_all(const std::string &path, int fd, std::string &text, std::string &error)
-{
-    char buf[16384];
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            error = errno_message(path, errno);
-            return false;
-        }
-        if (n == 0)
-            return true;
-        text.append(buf, static_cast<size_t>(n));
-        if (text.size() > kMaxFile) {
-            error = path + ": larger than 1 MiB";
-            return false;
-        }
-    }
-}
-
-// config_load without the exception guard.
+// config_load without the exception guard: credfile.hh's rule for policy
+// files; the owner may also be the "user =" the file itself names.
 bool load_file(const std::string &path, Config &out, std::string &error)
 {
-    FdGuard f{open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
-    if (f.fd < 0) {
-        error = errno_message(path, errno);
+    static const CredRule rule{"config", CredKind::Policy, kMaxFile};
+    Secret text;
+    uid_t owner;
+    Config cfg;
+    if (!cred_read_owned(path, rule, text, owner, error) || !parse_text(text.str(), path, cfg, error))
+        return false;
+    if (!cred_owner_ok(path, owner, cfg.user, error)) {
+        error = "config " + error;
         return false;
     }
-    std::string text;
-    if (!check_file(path, f.fd, error) || !read_all(path, f.fd, text, error))
-        return false;
-    return parse_text(text, path, out, error);
+    out = std::move(cfg);
+    return true;
 }
 
 // Reports an exception (in practice: out of memory) as an error string.
@@ -1077,7 +1025,7 @@ bool config_parse(std::string_view text, const std::string &path, Config &out, s
     }
 }
 
-// Reads path (regular, at most 1 MiB, not writable by group or others) and parses it.
+// Reads path (credfile.hh's rule for policy files, at most 1 MiB) and parses it.
 bool config_load(const std::string &path, Config &out, std::string &error)
 {
     try {

@@ -1,7 +1,8 @@
 // crypto.hh: the OpenSSL 3 pieces exoauth needs, each handle owned by RAII:
-// loading a certificate and its private key, thumbprints (x5t, x5t#S256),
-// RS256/PS256 signatures, SHA digests and random bytes. Files it loads are
-// configuration (trusted paths, untrusted contents: checked, never guessed).
+// loading a certificate and its private key (certload.cc, libexocore only),
+// thumbprints (x5t, x5t#S256), RS256/PS256 signatures, SHA digests and
+// random bytes. Files it loads are configuration (trusted paths, untrusted
+// contents: checked, never guessed; the key file by credfile.hh's rule).
 #pragma once
 
 #include <openssl/evp.h>
@@ -22,6 +23,9 @@ enum class SigAlg { RS256, PS256 };
 
 const char *sig_alg_name(SigAlg alg);
 
+// The oldest queued OpenSSL error as text (and clear the queue).
+std::string openssl_error();
+
 // Raw digests (binary output).
 std::string sha256(std::string_view data);
 std::string sha1(std::string_view data);
@@ -38,8 +42,9 @@ struct CertCredential {
     std::string x5t_s256; // base64url(SHA-256(DER cert))
 };
 
-// Load cert_path (PEM) and key_path (PEM, unencrypted, RSA >= 2048 bits) and
-// check that they belong together. False with a reason naming the file.
+// Load cert_path (PEM) and key_path (PEM, unencrypted, RSA >= 2048 bits,
+// read under credfile.hh's rule for secrets) and check that they belong
+// together. False with a reason naming the file. Defined in certload.cc.
 bool load_cert_credential(const std::string &cert_path, const std::string &key_path,
                           CertCredential &out, std::string &error);
 

@@ -6,11 +6,6 @@
 
 #include <openssl/crypto.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace exo {
 
@@ -62,40 +57,6 @@ Secret &Secret::operator=(Secret &&o) noexcept
         o.clear();
     }
     return *this;
-}
-
-namespace {
-constexpr size_t MAX_SECRET_FILE = 4096;
-} // namespace
-
-// Read a client secret file: bounded, not readable by others, one line.
-bool read_secret_file(const std::string &path, Secret &out, std::string &error)
-{
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        error = "secret_file " + path + ": " + strerror(errno);
-        return false;
-    }
-    struct stat st;
-    std::string buf(MAX_SECRET_FILE + 1, '\0');
-    ssize_t n = -1;
-    if (fstat(fd, &st) == 0 && !(st.st_mode & (S_IROTH | S_IWOTH)))
-        n = read(fd, &buf[0], buf.size());
-    close(fd);
-    if (n < 0 || (size_t)n > MAX_SECRET_FILE) {
-        wipe(buf);
-        error = "secret_file " + path + ": unreadable, too large, or readable by others (chmod 0600)";
-        return false;
-    }
-    buf.resize((size_t)n);
-    while (!buf.empty() && (buf.back() == '\n' || buf.back() == '\r'))
-        buf.pop_back();
-    if (buf.empty() || buf.find('\n') != std::string::npos) {
-        error = "secret_file " + path + ": must hold the secret value on one line";
-        return false;
-    }
-    out = Secret(std::move(buf));
-    return true;
 }
 
 } // namespace exo

@@ -19,12 +19,6 @@ bool secure_equal(std::string_view a, std::string_view b);
 // First 12 hex digits of SHA-256(s): what logs print instead of a secret.
 std::string short_hash(std::string_view s);
 
-class Secret;
-
-// Read a secret (client secret) file: at most 4 KiB, not readable or
-// writable by others, the value on one line. False with a reason.
-bool read_secret_file(const std::string &path, Secret &out, std::string &error);
-
 // A string that is wiped on destruction and on reassignment.
 class Secret {
 public:

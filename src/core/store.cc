@@ -1,8 +1,11 @@
 // store.cc: the refresh-token store (see store.hh). Each delegated account's
 // refresh token lives in <state_dir>/<account>.rt, mode 0600, as a magic
 // line and the token. Writes are atomic and durable: temp file, fsync,
-// rename, fsync of the directory. Reads check mode, size and contents.
+// rename, fsync of the directory. Reads go through credfile.hh's rule for
+// secrets (no symlink, owner, 0600, size), then the contents are checked.
 #include "store.hh"
+
+#include "credfile.hh"
 
 #include <cerrno>
 #include <cstring>
@@ -60,32 +63,6 @@ bool write_all(int fd, const std::string &buf)
     return true;
 }
 
-// Read at most max bytes of fd into out; false if the file is longer.
-bool read_bounded(int fd, size_t max, Secret &out)
-{
-    std::string buf(max + 1, '\0');
-    size_t off = 0;
-    for (;;) {
-        ssize_t n = ::read(fd, &buf[off], buf.size() - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            wipe(buf);
-            return false;
-        }
-        if (n == 0)
-            break;
-        off += (size_t)n;
-        if (off > max) {
-            wipe(buf);
-            return false;
-        }
-    }
-    buf.resize(off);
-    out = Secret(std::move(buf));
-    return true;
-}
-
 // fsync the directory so a rename in it is durable.
 bool sync_dir(const std::string &dir, std::string &error)
 {
@@ -107,19 +84,8 @@ std::string TokenStore::path_of(const std::string &account) const
 // Check the directory and sweep temporary files left by a crash.
 bool TokenStore::open(std::string &error)
 {
-    struct stat st;
-    if (stat(dir_.c_str(), &st) < 0) {
-        error = sys_error("state_dir " + dir_);
+    if (!cred_check_dir(dir_, "state_dir", error))
         return false;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        error = "state_dir " + dir_ + ": not a directory";
-        return false;
-    }
-    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-        error = "state_dir " + dir_ + ": is writable by group or others; chmod 0700";
-        return false;
-    }
     std::unique_ptr<DIR, int (*)(DIR *)> d(opendir(dir_.c_str()), closedir);
     if (!d) {
         error = sys_error("opendir " + dir_);
@@ -134,22 +100,16 @@ bool TokenStore::open(std::string &error)
 // Read and check the stored token of account.
 bool TokenStore::load(const std::string &account, Secret &token, std::string &error) const
 {
+    static const CredRule rule{"refresh token", CredKind::Secret, sizeof(MAGIC) + MAX_TOKEN + 1};
     std::string path = path_of(account);
-    Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (f.fd < 0) {
-        error = errno == ENOENT ? "" : sys_error(path);
-        return false;
-    }
     struct stat st;
-    if (fstat(f.fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077)) {
-        error = path + ": not a regular file of mode 0600; refusing to use it";
+    if (lstat(path.c_str(), &st) < 0 && errno == ENOENT) {
+        error.clear();
         return false;
     }
     Secret raw;
-    if (!read_bounded(f.fd, sizeof(MAGIC) + MAX_TOKEN + 1, raw)) {
-        error = path + ": unreadable or too large";
+    if (!cred_read(path, rule, raw, error))
         return false;
-    }
     const std::string &s = raw.str();
     size_t mlen = sizeof(MAGIC) - 1;
     if (s.compare(0, mlen, MAGIC) != 0 || s.size() < mlen + 2 || s.back() != '\n') {

@@ -1,13 +1,14 @@
-// usermap.cc: the user_map file of [validate] (see usermap.hh).
+// usermap.cc: the user_map file of [validate] and the mailbox_map (see
+// usermap.hh). Both decide who gets whose token, so both are read under
+// credfile.hh's rule for policy files (owner root or exoauthd's user).
 #include "usermap.hh"
 
+#include "credfile.hh"
 #include "protocol.hh"
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <vector>
 
 namespace exo {
@@ -41,24 +42,6 @@ std::vector<std::string_view> words(std::string_view line)
             out.push_back(line.substr(start, i - start));
     }
     return out;
-}
-
-// Read at most MAX_FILE bytes of path; what names the file in errors.
-bool read_small_file(const std::string &path, const char *what, std::string &text, std::string &error)
-{
-    std::ifstream f(path, std::ios::binary);
-    if (!f) {
-        error = std::string(what) + " " + path + ": " + strerror(errno);
-        return false;
-    }
-    text.assign(MAX_FILE + 1, '\0');
-    f.read(&text[0], (std::streamsize)text.size());
-    text.resize((size_t)f.gcount());
-    if (text.size() > MAX_FILE) {
-        error = std::string(what) + " " + path + ": larger than 1 MiB";
-        return false;
-    }
-    return true;
 }
 
 // Run parse over every line of text, stopping at the first bad one.
@@ -180,8 +163,9 @@ bool usermap_parse(std::string_view text, const std::string &path, UserMap &out,
 
 bool usermap_load(const std::string &path, UserMap &out, std::string &error)
 {
-    std::string text;
-    return read_small_file(path, "user_map", text, error) && usermap_parse(text, path, out, error);
+    static const CredRule rule{"user_map", CredKind::Policy, MAX_FILE};
+    Secret text;
+    return cred_read(path, rule, text, error) && usermap_parse(text.str(), path, out, error);
 }
 
 // Mapped name, matched without regard to case.
@@ -204,8 +188,9 @@ bool mailboxmap_parse(std::string_view text, const std::string &path, MailboxMap
 
 bool mailboxmap_load(const std::string &path, MailboxMap &out, std::string &error)
 {
-    std::string text;
-    return read_small_file(path, "mailbox_map", text, error) && mailboxmap_parse(text, path, out, error);
+    static const CredRule rule{"mailbox_map", CredKind::Policy, MAX_FILE};
+    Secret text;
+    return cred_read(path, rule, text, error) && mailboxmap_parse(text.str(), path, out, error);
 }
 
 bool mailboxmap_route(const MailboxMap &map, const std::string &user, MailboxRoute &out)

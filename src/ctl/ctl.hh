@@ -26,4 +26,12 @@ bool connect_daemon(const Options &opts, Client &client, std::string &error);
 
 int cmd_doctor(const Options &opts);
 
+// The user the packages create and run exoauthd as (debian/exoauth.postinst,
+// User= of the unit), used when the config has no "user =".
+constexpr const char PACKAGE_USER[] = "exoauth";
+
+// Run as root, accept credential files owned by exoauthd's user: user when
+// given, else PACKAGE_USER if it exists. False with a reason if user is unknown.
+bool set_file_owner(const std::string &user, std::string &error);
+
 } // namespace exo::ctl

@@ -5,6 +5,7 @@
 // account acquired through exoauthd.
 #include "ctl.hh"
 
+#include "credfile.hh"
 #include "crypto.hh"
 #include "entra.hh"
 #include "http.hh"
@@ -12,7 +13,6 @@
 #include <cstdio>
 #include <ctime>
 #include <openssl/asn1.h>
-#include <sys/stat.h>
 
 namespace exo::ctl {
 
@@ -53,10 +53,11 @@ void check_credential(Report &rep, const AccountConfig &a)
                      "...), expires in " + std::to_string(days) + " days",
                  "renew it and upload the new certificate to the app registration");
     } else if (a.credential == Credential::Secret) {
-        struct stat st;
-        bool ok = stat(a.secret_file.c_str(), &st) == 0 && !(st.st_mode & 007);
-        rep.line(ok, what, "secret_file " + a.secret_file,
-                 "create it, readable only by exoauthd (chmod 0600)");
+        Secret s;
+        std::string error;
+        bool ok = read_secret_file(a.secret_file, s, error);
+        rep.line(ok, what, ok ? "secret_file " + a.secret_file : error,
+                 "create it, owned by exoauthd's user or root, chmod 600");
     } else {
         rep.line(true, what, "public client (no credential)");
     }
@@ -115,9 +116,11 @@ int cmd_doctor(const Options &opts)
         return 1;
     }
     rep.line(true, "config", opts.config + ": " + std::to_string(cfg.accounts.size()) + " accounts");
-    struct stat st;
-    bool sd = stat(cfg.state_dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && !(st.st_mode & 022);
-    rep.line(sd, "state_dir", cfg.state_dir, "mkdir -m 0700 " + cfg.state_dir + " owned by exoauthd's user");
+    if (!set_file_owner(cfg.user, error))
+        rep.line(false, "user", error, "create the user, or fix \"user =\"");
+    bool sd = cred_check_dir(cfg.state_dir, "state_dir", error);
+    rep.line(sd, "state_dir", sd ? cfg.state_dir : error,
+             "mkdir -m 0700 " + cfg.state_dir + " owned by exoauthd's user");
     for (const auto &a : cfg.accounts)
         check_credential(rep, a);
     Client c;

@@ -5,6 +5,7 @@
 #include "exoauth_config.h"
 
 #include "ctl.hh"
+#include "credfile.hh"
 #include "harden.hh"
 #include "secret.hh"
 
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 #include <getopt.h>
+#include <unistd.h>
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -21,6 +23,18 @@
 #endif
 
 namespace exo::ctl {
+
+// Root reads files as exoauthd's user may own them (credfile.hh).
+bool set_file_owner(const std::string &user, std::string &error)
+{
+    if (geteuid() != 0)
+        return true;
+    if (!user.empty())
+        return cred_set_owner(user, error);
+    std::string ignored;
+    (void)cred_set_owner(PACKAGE_USER, ignored); // absent: root only
+    return true;
+}
 
 // -s, else the first listen path of the config, else the default.
 std::string socket_path(const Options &opts)
@@ -244,6 +258,7 @@ int main(int argc, char **argv)
     std::string arg = i + 1 < argc ? argv[i + 1] : "";
     if (i + 2 < argc && strcmp(argv[i + 2], "--show") == 0)
         opts.show_token = true;
+    (void)set_file_owner("", error); // before any config is read
     if (cmd == "status")
         return cmd_status(opts);
     if (cmd == "ping")

@@ -6,6 +6,7 @@
 #include "broker.hh"
 
 #include "assertion.hh"
+#include "credfile.hh"
 #include "log.hh"
 
 #include <algorithm>

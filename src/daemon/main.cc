@@ -6,6 +6,7 @@
 
 #include "broker.hh"
 #include "config.hh"
+#include "credfile.hh"
 #include "harden.hh"
 #include "http.hh"
 #include "log.hh"
@@ -154,7 +155,7 @@ int run(const Options &opts)
     if (!load(opts.config, cfg))
         return 1;
     exo::log_open("exoauthd", cfg.log == "syslog", opts.debug || cfg.debug);
-    if (!exo::http_global_init(error)) {
+    if ((geteuid() == 0 && !exo::cred_set_owner(cfg.user, error)) || !exo::http_global_init(error)) {
         log_error("%s", error.c_str());
         return 1;
     }

@@ -5,7 +5,7 @@
 
 #include "http.hh"
 #include "log.hh"
-#include "secret.hh"
+#include "credfile.hh"
 
 #include "usermap.hh"
 

@@ -584,15 +584,16 @@ void test_load(void **)
     for (mode_t mode : {0664, 0646, 0622}) {
         std::string p = write_file(std::string(dir) + "/w.conf", good, mode);
         assert_false(exo::config_load(p, c, error));
-        assert_string_equal(error.c_str(), (p + ": is writable by group or others; chmod go-w").c_str());
+        assert_string_equal(error.c_str(), ("config " + p + ": writable by group or others; chmod go-w " + p).c_str());
     }
     assert_false(exo::config_load(dir, c, error));
-    assert_string_equal(error.c_str(), (std::string(dir) + ": not a regular file").c_str());
+    assert_string_equal(error.c_str(),
+                        ("config " + std::string(dir) + ": not a regular file; point the setting at a plain file").c_str());
     std::string big = write_file(std::string(dir) + "/big.conf", std::string(1024 * 1024 + 1, '\n'), 0600);
     assert_false(exo::config_load(big, c, error));
-    assert_string_equal(error.c_str(), (big + ": larger than 1 MiB").c_str());
+    assert_string_equal(error.c_str(), ("config " + big + ": larger than 1048576 bytes; refusing to read it").c_str());
     assert_false(exo::config_load(std::string(dir) + "/none.conf", c, error));
-    assert_non_null(strstr(error.c_str(), "No such file"));
+    assert_non_null(strstr(error.c_str(), "does not exist"));
     std::string bad = write_file(std::string(dir) + "/bad.conf", "[global]\nlog = x\n", 0600);
     assert_false(exo::config_load(bad, c, error));
     assert_int_equal(error.rfind(bad + ":2: ", 0), 0);

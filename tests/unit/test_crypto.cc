@@ -23,6 +23,7 @@ extern "C" {
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <sys/stat.h>
 
 using namespace exo;
 
@@ -57,6 +58,7 @@ void write_pair(const char *name, EVP_PKEY *key, X509 *cert)
     FILE *f = fopen(k.c_str(), "w");
     PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
     fclose(f);
+    chmod(k.c_str(), 0600); // the rule for secrets (credfile.hh)
     f = fopen(c.c_str(), "w");
     PEM_write_X509(f, cert);
     fclose(f);
@@ -78,6 +80,7 @@ int setup(void **)
     FILE *f = fopen(at("junk.crt").c_str(), "w");
     fputs("not a certificate\n", f);
     fclose(f);
+    chmod(at("junk.crt").c_str(), 0600); // also used as a (bad) key
     return 0;
 }
 
@@ -108,7 +111,7 @@ static void test_load_good(void **)
 static void test_load_refusals(void **)
 {
     struct Row { const char *cert, *key, *why; } rows[] = {
-        {"missing.crt", "good.key", "cannot read"},  {"good.crt", "missing.key", "cannot read"},
+        {"missing.crt", "good.key", "cannot read"},  {"good.crt", "missing.key", "does not exist"},
         {"junk.crt", "good.key", "not a PEM certificate"}, {"good.crt", "junk.crt", "private key"},
         {"small.crt", "small.key", "2048"},          {"ec.crt", "ec.key", "not an RSA"},
         {"good.crt", "other.key", "does not match"},

@@ -86,11 +86,11 @@ static void test_absent(void **)
 static void test_refusals(void **)
 {
     struct Row { const char *content; mode_t mode; const char *why; } rows[] = {
-        {"exoauth-refresh-token 1\nabc\n", 0644, "mode 0600"},
+        {"exoauth-refresh-token 1\nabc\n", 0644, "chmod 600"},
         {"exoauth-refresh-token 1\nabc", 0600, "not an exoauth"},
         {"exoauth-refresh-token 2\nabc\n", 0600, "not an exoauth"},
         {"garbage", 0600, "not an exoauth"},
-        {"", 0600, "not an exoauth"},
+        {"", 0600, "is empty"},
         {"exoauth-refresh-token 1\n\n", 0600, "not an exoauth"},
         {"exoauth-refresh-token 1\nab c\n", 0600, "malformed"},
         {"exoauth-refresh-token 1\nab\x01\n", 0600, "malformed"},
@@ -112,7 +112,7 @@ static void test_refusals(void **)
     write_file(s.path_of("acct"), big, 0600);
     Secret t;
     assert_false(s.load("acct", t, error));
-    assert_non_null(strstr(error.c_str(), "too large"));
+    assert_non_null(strstr(error.c_str(), "larger than"));
 }
 
 // Malformed tokens are never written, and the old one stays.

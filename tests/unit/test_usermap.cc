@@ -112,7 +112,7 @@ static void test_mailbox_refused(void **)
     MailboxMap m;
     std::string error;
     assert_false(mailboxmap_load("/nonexistent/mailboxes", m, error));
-    assert_string_equal(error.c_str(), "mailbox_map /nonexistent/mailboxes: No such file or directory");
+    assert_string_equal(error.c_str(), "mailbox_map /nonexistent/mailboxes: does not exist; create it or fix the path");
 }
 
 int main(void)
