@@ -512,6 +512,8 @@ const KeyHandler kKeys[] = {
     {Section::Validate, "skew", false, SETTER { return parse_int(v, 0, 300, p.cfg.validate.skew, why); }},
     {Section::Validate, "jwks_ttl", false,
      SETTER { return parse_int(v, 60, 86400, p.cfg.validate.jwks_ttl, why); }},
+    {Section::Validate, "kid_refetch_interval", false,
+     SETTER { return parse_int(v, 1, 3600, p.cfg.validate.kid_refetch, why); }},
     {Section::Validate, "introspection_url", false,
      SETTER { return parse_authority(v, p.cfg.validate.introspection_url, why); }},
     {Section::Validate, "client_id", false,

@@ -54,6 +54,7 @@ struct ValidateConfig {
     std::string user_map;                 // optional file: "<claim value> <user>" lines
     int skew = 120;                       // seconds, 0..300
     int jwks_ttl = 3600;                  // seconds a fetched key set is trusted, 60..86400
+    int kid_refetch = 300;                // seconds between unknown-kid refetches, 1..3600
     std::string introspection_url;        // introspection: RFC 7662 endpoint (https)
     std::string client_id;                // introspection: our client id there
     std::string secret_file;              // introspection: our secret

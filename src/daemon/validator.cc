@@ -14,7 +14,6 @@
 namespace exo {
 
 namespace {
-constexpr double KID_REFETCH_INTERVAL = 300;  // seconds between unknown-kid refetches
 constexpr double NEGATIVE_TTL = 30;           // seconds a refusal is remembered
 constexpr double POSITIVE_MAX = 3600;         // seconds an acceptance is remembered at most
 constexpr size_t CACHE_MAX = 10000;           // verdicts kept
@@ -155,25 +154,35 @@ void Validator::check(const std::string &token, const std::string &hash, Validat
         return cb(r);
     }
     auto key = keys_.find(parts.kid);
-    if (key == keys_.end()) {
-        double now = now_s();
-        bool never = keys_fetched_ == 0 && now - last_attempt_ >= NEVER_RETRY;
-        if (may_fetch && (never || now - last_kid_fetch_ >= KID_REFETCH_INTERVAL || fetching_)) {
-            waiters_.push_back({token, std::move(cb)});
-            if (!fetching_) {
-                last_kid_fetch_ = keys_fetched_ == 0 ? last_kid_fetch_ : now;
-                start_fetch();
-            }
-            return;
-        }
-        ValidateReply r = keys_.empty() ? refused("idp_unavailable", "signing keys unavailable", true)
-                                        : refused("invalid_token", "unknown kid");
-        if (!r.temporary)
-            remember(hash, r);
-        return cb(r);
-    }
+    if (key == keys_.end())
+        return unknown_kid(token, hash, std::move(cb), may_fetch);
     JwtVerdict v = jwt_validate(parts, key->second.get(), policy_, (int64_t)now_s());
     ValidateReply r = v.ok ? ValidateReply{true, false, "", "", v.user, "", v.exp} : refused("invalid_token", v.reason);
+    remember(hash, r);
+    cb(r);
+}
+
+// A kid not in the set: wait for a refetch when one is allowed. Refused
+// for good only just after a successful refetch; while refetches are
+// throttled (or the last one failed) the key may be new: temporary, and
+// not remembered, so the next refetch window brings it in.
+void Validator::unknown_kid(const std::string &token, const std::string &hash, ValidateCallback cb, bool may_fetch)
+{
+    double now = now_s();
+    bool never = keys_fetched_ == 0 && now - last_attempt_ >= NEVER_RETRY;
+    if (may_fetch && (never || now - last_kid_fetch_ >= vc_.kid_refetch || fetching_)) {
+        waiters_.push_back({token, std::move(cb)});
+        if (!fetching_) {
+            last_kid_fetch_ = keys_fetched_ == 0 ? last_kid_fetch_ : now;
+            start_fetch();
+        }
+        return;
+    }
+    if (keys_.empty())
+        return cb(refused("idp_unavailable", "signing keys unavailable", true));
+    if (may_fetch || !last_fetch_ok_)
+        return cb(refused("idp_unavailable", "unknown kid (key set refetch not possible yet)", true));
+    ValidateReply r = refused("invalid_token", "unknown kid");
     remember(hash, r);
     cb(r);
 }
@@ -238,6 +247,7 @@ void Validator::start_fetch()
 void Validator::finish_fetch(std::shared_ptr<std::map<std::string, EvpPkeyPtr>> keys, std::string error)
 {
     fetching_ = false;
+    last_fetch_ok_ = keys != nullptr;
     if (keys) {
         keys_ = std::move(*keys);
         keys_fetched_ = now_s();

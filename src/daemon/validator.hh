@@ -1,7 +1,7 @@
 // validator.hh: exoauthd's client-token validator (VALIDATE): JWTs from
 // Entra ID checked locally against the tenant's key set, discovered through
 // OIDC metadata and fetched on a worker. Keys are cached per kid; an unknown
-// kid triggers at most one refetch per KID_REFETCH_INTERVAL, so a flood of
+// kid triggers at most one refetch per kid_refetch_interval (300 s), so a flood of
 // made-up kids never becomes a flood of requests to the IdP; the last good
 // set is kept when a fetch fails. Verdicts are cached by a hash of the
 // token (never the token), never past its exp; refusals briefly.
@@ -56,6 +56,7 @@ private:
         double until = 0;
     };
     void check(const std::string &token, const std::string &hash, ValidateCallback cb, bool may_fetch);
+    void unknown_kid(const std::string &token, const std::string &hash, ValidateCallback cb, bool may_fetch);
     void start_fetch();
     void finish_fetch(std::shared_ptr<std::map<std::string, EvpPkeyPtr>> keys, std::string error);
     void remember(const std::string &hash, ValidateReply &r);
@@ -71,6 +72,7 @@ private:
     double last_kid_fetch_ = -1e9;
     double last_attempt_ = -1e9;
     bool fetching_ = false;
+    bool last_fetch_ok_ = false;
     uint64_t fetches_ = 0;
     std::vector<Waiter> waiters_;
     std::unordered_map<std::string, Cached> cache_;

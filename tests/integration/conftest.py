@@ -142,6 +142,14 @@ class Daemon:
             if conn is None:
                 c.close()
 
+    def validate(self, token, **args):
+        """One VALIDATE request on a new connection: (status, fields)."""
+        c = self.connect()
+        try:
+            return c.request("1", "VALIDATE", token=token, **args)
+        finally:
+            c.close()
+
     def ctl(self, *args, timeout=30):
         """Run exoauthctl against this daemon."""
         return subprocess.run([EXOAUTHCTL, "-c", self.conf] + list(args), capture_output=True,
