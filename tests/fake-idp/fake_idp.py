@@ -150,7 +150,8 @@ class State:
         self.refresh = {}
         self.devices = {}
         self.faults = {}
-        self.settings = {"token_lifetime": 3600, "device_expires_in": 900, "device_interval": 5}
+        self.settings = {"token_lifetime": 3600, "device_expires_in": 900, "device_interval": 5,
+                         "discovery_issuer": ""}
         self.reset_stats()
 
     def reset_stats(self):
@@ -600,7 +601,8 @@ class Handler(BaseHTTPRequestHandler):
             return {"keys": [k.jwk() for k in STATE.keys]}
         guid = tenant_guid(tenant)
         base = "%s/%s" % (AUTHORITY, tenant if guid == "{tenantid}" else guid)
-        return {"issuer": "%s/%s/v2.0" % (AUTHORITY, guid), "jwks_uri": base + "/discovery/v2.0/keys",
+        issuer = STATE.settings["discovery_issuer"] or "%s/%s/v2.0" % (AUTHORITY, guid)
+        return {"issuer": issuer, "jwks_uri": base + "/discovery/v2.0/keys",
                 "token_endpoint": base + "/oauth2/v2.0/token",
                 "device_authorization_endpoint": base + "/oauth2/v2.0/devicecode",
                 "authorization_endpoint": base + "/oauth2/v2.0/authorize",

@@ -223,7 +223,7 @@ def fresh_idp(idp):
     """The fake IdP with counters and faults cleared."""
     idp.reset()
     idp.fault(endpoint="any", mode="none")
-    idp.settings(token_lifetime=3600)
+    idp.settings(token_lifetime=3600, discovery_issuer="")
     return idp
 
 

@@ -140,3 +140,14 @@ def test_multi_tenant_word_trusts_the_listed_tenants_only(tmp_root, fresh_idp, d
     d = started(tmp_root, fresh_idp, daemons, conf)
     assert check(d, fresh_idp.mint(claims=claims(fresh_idp, tid=FOREIGN)))[0] == "OK"
     assert refused(d, fresh_idp.mint(claims=claims(fresh_idp)), "tenant not allowed")
+
+
+@pytest.mark.parametrize("issuer", ["https://evil.example/%s/v2.0" % HOME, "{authority}/{tenantid}/v2.0",
+                                    "{authority}/%s/v2.0" % FOREIGN])
+def test_discovery_without_the_tenant_id_fails_closed(tmp_root, fresh_idp, daemons, issuer):
+    fresh_idp.settings(discovery_issuer=issuer.replace("{authority}", fresh_idp.authority))
+    conf = BASE if "evil" in issuer or "{tenantid}" in issuer else BASE.replace(TENANT, HOME)
+    d = started(tmp_root, fresh_idp, daemons, conf)
+    s, f = check(d, fresh_idp.mint(claims=claims(fresh_idp)))
+    assert s == "FAIL" and f["kind"] == "temp", f
+    assert "issuer is not" in d.read_log()
