@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -570,11 +571,15 @@ const KeyHandler kKeys[] = {
     {Section::Validate, "roles", false, SETTER { return parse_words(v, p.cfg.validate.roles, why); }},
     {Section::Validate, "user_claim", false,
      SETTER { return pick_word(v, kUserClaims, p.cfg.validate.user_claim, why); }},
+    {Section::Validate, "allow_mutable_user_claim", false,
+     SETTER { return pick(v, kBools, p.cfg.validate.allow_mutable_user_claim, why); }},
     {Section::Validate, "user_map", false,
      SETTER { return parse_path(v, kMaxLine, p.cfg.validate.user_map, why); }},
     {Section::Validate, "skew", false, SETTER { return parse_int(v, 0, 300, p.cfg.validate.skew, why); }},
     {Section::Validate, "jwks_ttl", false,
      SETTER { return parse_int(v, 60, 86400, p.cfg.validate.jwks_ttl, why); }},
+    {Section::Validate, "kid_refetch_interval", false,
+     SETTER { return parse_int(v, 1, 3600, p.cfg.validate.kid_refetch, why); }},
     {Section::Validate, "introspection_url", false,
      SETTER { return parse_authority(v, p.cfg.validate.introspection_url, why); }},
     {Section::Validate, "client_id", false,
@@ -683,11 +688,10 @@ bool account_grant(Parser &p)
                        "missing credential in " + p.label +
                            ": client_credentials needs \"certificate\" and \"private_key\", or "
                            "\"secret_file\"");
-    for (const char *multi : {"common", "organizations", "consumers"})
-        if (iequals(a.tenant, multi))
-            return fail_at(p, key_line(p, "tenant"),
-                           "tenant " + quote(a.tenant) +
-                               " cannot be used with grant client_credentials in " + p.label);
+    if (is_multi_tenant(a.tenant))
+        return fail_at(p, key_line(p, "tenant"),
+                       "tenant " + quote(a.tenant) + " cannot be used with grant client_credentials in " +
+                           p.label);
     return true;
 }
 
@@ -724,6 +728,44 @@ bool check_peer_accounts(Parser &p)
     return true;
 }
 
+// [validate] jwt: tenants lists tenant ids (tid is always a GUID, kept in
+// lower case); a multi-tenant word pins no tenant, so the list must say
+// whose tokens are trusted.
+bool validate_tenants(Parser &p)
+{
+    ValidateConfig &v = p.cfg.validate;
+    auto to_lower = [](std::string &s) {
+        std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return (char)std::tolower(c); });
+    };
+    for (auto &t : v.tenants) {
+        if (!is_guid(t))
+            return fail_at(p, key_line(p, "tenants"),
+                           "\"tenants\" in [validate] lists tenant ids (GUIDs), which tokens carry in tid; " +
+                               quote(t) + " is not one");
+        to_lower(t);
+    }
+    if (is_guid(v.tenant))
+        to_lower(v.tenant);
+    if (is_multi_tenant(v.tenant) && v.tenants.empty())
+        return fail_at(p, key_line(p, "tenant"),
+                       "tenant " + quote(v.tenant) + " in [validate] pins no tenant: add \"tenants = <tenant id> " +
+                           "...\" naming the tenant ids (GUIDs) whose tokens are accepted");
+    return true;
+}
+
+// [validate]: a user claim that the user or another tenant can set names
+// a local user only when the administrator says so.
+bool validate_user_claim(Parser &p)
+{
+    const ValidateConfig &v = p.cfg.validate;
+    if (!is_mutable_user_claim(v.user_claim) || v.allow_mutable_user_claim)
+        return true;
+    return fail_at(p, key_line(p, "user_claim"),
+                   "user_claim " + v.user_claim + " in [validate] can be set by the user or another tenant, " +
+                       "so it cannot name a local user: use upn or oid, or add " +
+                       "\"allow_mutable_user_claim = yes\" to [validate] to accept that risk");
+}
+
 // [validate]: what each mode needs.
 bool close_validate(Parser &p)
 {
@@ -738,7 +780,7 @@ bool close_validate(Parser &p)
         return fail_missing(p, "introspection_url");
     if (v.mode == "introspection" && key_line(p, "client_id") == 0)
         return fail_missing(p, "client_id");
-    return true;
+    return (v.mode != "jwt" || validate_tenants(p)) && validate_user_claim(p);
 }
 
 // Checks the open section as a whole and closes it.
@@ -979,6 +1021,24 @@ bool exception_error(const std::string &path, std::string &error)
 }
 
 } // namespace
+
+// True for a tenant id in GUID form.
+bool is_guid(std::string_view s)
+{
+    return valid_guid(s);
+}
+
+// True for the tenant names that stand for many tenants.
+bool is_multi_tenant(std::string_view tenant)
+{
+    return iequals(tenant, "common") || iequals(tenant, "organizations") || iequals(tenant, "consumers");
+}
+
+// True for preferred_username and email.
+bool is_mutable_user_claim(std::string_view claim)
+{
+    return claim == "preferred_username" || claim == "email";
+}
 
 // The account named name, or null.
 const AccountConfig *Config::find_account(std::string_view name) const

@@ -57,16 +57,18 @@ struct PeerConfig {
 struct ValidateConfig {
     bool enabled = false;                 // a [validate] section exists
     std::string mode = "jwt";             // jwt | introspection
-    std::string tenant;                   // jwt: whose OIDC metadata gives the JWKS
+    std::string tenant;                   // jwt: the home tenant (GUID or domain), its keys and tid
     std::vector<std::string> audiences;   // accepted aud values (required)
     std::vector<std::string> issuers;     // empty: v1 and v2 forms with {tenantid}
-    std::vector<std::string> tenants;     // tid allow-list; empty: any
+    std::vector<std::string> tenants;     // jwt: other tids trusted too (GUIDs); introspection: tid allow-list
     std::vector<std::string> scopes;      // required in scp
     std::vector<std::string> roles;       // required in roles
     std::string user_claim = "upn";       // upn | preferred_username | email | oid
+    bool allow_mutable_user_claim = false; // preferred_username, email accepted anyway
     std::string user_map;                 // optional file: "<claim value> <user>" lines
     int skew = 120;                       // seconds, 0..300
     int jwks_ttl = 3600;                  // seconds a fetched key set is trusted, 60..86400
+    int kid_refetch = 300;                // seconds between unknown-kid refetches, 1..3600
     std::string introspection_url;        // introspection: RFC 7662 endpoint (https)
     std::string client_id;                // introspection: our client id there
     std::string secret_file;              // introspection: our secret
@@ -106,6 +108,14 @@ struct Config {
 const char *cloud_authority(Cloud c);
 // Resource host of a cloud's Exchange Online, e.g. "outlook.office365.com".
 const char *cloud_outlook_host(Cloud c);
+
+// True for a tenant id in GUID form (8-4-4-4-12 hex digits).
+bool is_guid(std::string_view s);
+// True for common, organizations and consumers: names that pin no tenant.
+bool is_multi_tenant(std::string_view tenant);
+// True for a user claim that the user or another tenant can set
+// (preferred_username, email): no identity without allow_mutable_user_claim.
+bool is_mutable_user_claim(std::string_view claim);
 
 // Parse text (as read from path) into out. False with "path:line: reason".
 bool config_parse(std::string_view text, const std::string &path, Config &out,

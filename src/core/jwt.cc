@@ -10,6 +10,7 @@
 #include <openssl/param_build.h>
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 
 namespace exo {
@@ -36,19 +37,64 @@ bool decode_json(std::string_view seg, JsonPtr &out, std::string &reason, const 
     return true;
 }
 
-// A numeric date claim (integer seconds).
-bool date_claim(const json_t *claims, const char *name, int64_t &out)
+constexpr int64_t MAX_DATE = 253402300799; // 9999-12-31T23:59:59Z
+
+enum class Date { Absent, Bad, Ok };
+
+// A NumericDate claim (RFC 7519 section 2): an integer or a finite real in
+// [0, MAX_DATE], range-checked before any cast; reals lose their fraction.
+Date date_claim(const json_t *claims, const char *name, int64_t &out)
 {
     const json_t *v = json_object_get(claims, name);
+    if (!v)
+        return Date::Absent;
     if (json_is_integer(v)) {
-        out = json_integer_value(v);
-        return true;
+        json_int_t i = json_integer_value(v);
+        if (i < 0 || i > MAX_DATE)
+            return Date::Bad;
+        out = (int64_t)i;
+        return Date::Ok;
     }
-    if (json_is_real(v)) {
-        out = (int64_t)json_real_value(v);
-        return true;
+    double d = json_is_real(v) ? json_real_value(v) : -1;
+    if (!std::isfinite(d) || d < 0 || d > (double)MAX_DATE)
+        return Date::Bad;
+    out = (int64_t)d;
+    return Date::Ok;
+}
+
+// True when s holds a byte below 0x20 or DEL.
+bool has_control(const json_t *s)
+{
+    const char *p = json_string_value(s);
+    for (size_t i = 0; i < json_string_length(s); i++)
+        if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+            return true;
+    return false;
+}
+
+// A string claim, or an array's string members, with a control byte.
+bool claim_has_control(const json_t *v)
+{
+    if (json_is_string(v))
+        return has_control(v);
+    for (size_t i = 0; json_is_array(v) && i < json_array_size(v); i++) {
+        const json_t *m = json_array_get(v, i);
+        if (json_is_string(m) && has_control(m))
+            return true;
     }
     return false;
+}
+
+// No control byte in a claim we compare, match or map: refused rather than
+// cleaned, so that two different claims can never name one user.
+bool claims_clean(const json_t *c, const std::string &user_claim, std::string &reason)
+{
+    for (const char *name : {"iss", "tid", "aud", "scp", "roles", user_claim.c_str()})
+        if (claim_has_control(json_object_get(c, name))) {
+            reason = std::string("control byte in ") + name + " claim";
+            return false;
+        }
+    return true;
 }
 
 // aud may be a string or an array of strings; one must be allowed.
@@ -114,19 +160,34 @@ bool roles_ok(const json_t *claims, const std::vector<std::string> &required)
     return true;
 }
 
-// Time claims: exp required and in the future, nbf not in the future.
+// Each date claim present is well formed; exp is required.
+bool dates_ok(const json_t *claims, int64_t &exp, int64_t &nbf, std::string &reason)
+{
+    int64_t iat = 0;
+    const char *names[] = {"exp", "nbf", "iat"};
+    int64_t *dest[] = {&exp, &nbf, &iat};
+    for (size_t i = 0; i < 3; i++) {
+        Date d = date_claim(claims, names[i], *dest[i]);
+        if (d == Date::Bad || (d == Date::Absent && i == 0)) {
+            reason = std::string(d == Date::Bad ? "bad " : "no ") + names[i] + " claim";
+            return false;
+        }
+    }
+    return true;
+}
+
+// Time claims: exp required and in the future, nbf not in the future; sums
+// are checked (dates are bounded already, now may not be).
 bool times_ok(const json_t *claims, int64_t now, int skew, int64_t &exp, std::string &reason)
 {
-    int64_t nbf = 0;
-    if (!date_claim(claims, "exp", exp)) {
-        reason = "no exp claim";
+    int64_t nbf = 0, last = 0, first = 0;
+    if (!dates_ok(claims, exp, nbf, reason))
         return false;
-    }
-    if (now > exp + skew) {
+    if (__builtin_add_overflow(exp, (int64_t)skew, &last) || now > last) {
         reason = "expired";
         return false;
     }
-    if (date_claim(claims, "nbf", nbf) && now + skew < nbf) {
+    if (!__builtin_add_overflow(now, (int64_t)skew, &first) && first < nbf) {
         reason = "not yet valid (nbf)";
         return false;
     }
@@ -141,7 +202,7 @@ bool claims_ok(const json_t *c, const JwtPolicy &p, int64_t now, JwtVerdict &v)
     json_get_string(c, "iss", iss);
     json_get_string(c, "tid", tid);
     int skew = std::clamp(p.skew, 0, 300);
-    if (!times_ok(c, now, skew, v.exp, v.reason))
+    if (!claims_clean(c, p.user_claim, v.reason) || !times_ok(c, now, skew, v.exp, v.reason))
         return false;
     if (!issuer_ok(iss, tid, p.issuers))
         v.reason = "wrong issuer";
@@ -168,6 +229,25 @@ BnPtr jwk_bignum(const json_t *jwk, const char *name)
         return nullptr;
     return BnPtr(BN_bin2bn((const unsigned char *)raw.data(), (int)raw.size(), nullptr));
 }
+// The JOSE header: no crit (RFC 7515 section 4.1.11: we implement no
+// extension, so any crit member is refused), alg RS256, a usable kid.
+bool header_ok(JwtParts &p, std::string &reason)
+{
+    if (json_object_get(p.header.get(), "crit")) {
+        reason = "crit header not supported";
+        return false;
+    }
+    json_get_string(p.header.get(), "alg", p.alg);
+    if (p.alg != "RS256") {
+        reason = "alg " + (p.alg.empty() ? std::string("missing") : p.alg.substr(0, 16)) + " not allowed";
+        return false;
+    }
+    if (!json_get_string(p.header.get(), "kid", p.kid) || p.kid.empty() || p.kid.size() > 128) {
+        reason = "no usable kid";
+        return false;
+    }
+    return true;
+}
 } // namespace
 
 // header.payload.signature, bounded, RS256 with a kid.
@@ -184,17 +264,8 @@ bool jwt_split(std::string_view token, JwtParts &out, std::string &reason)
     }
     JwtParts p;
     if (!decode_json(token.substr(0, d1), p.header, reason, "header") ||
-        !decode_json(token.substr(d1 + 1, d2 - d1 - 1), p.claims, reason, "claims"))
+        !decode_json(token.substr(d1 + 1, d2 - d1 - 1), p.claims, reason, "claims") || !header_ok(p, reason))
         return false;
-    json_get_string(p.header.get(), "alg", p.alg);
-    if (p.alg != "RS256") {
-        reason = "alg " + (p.alg.empty() ? std::string("missing") : p.alg.substr(0, 16)) + " not allowed";
-        return false;
-    }
-    if (!json_get_string(p.header.get(), "kid", p.kid) || p.kid.empty() || p.kid.size() > 128) {
-        reason = "no usable kid";
-        return false;
-    }
     if (!base64url_decode(token.substr(d2 + 1), p.signature) || p.signature.empty()) {
         reason = "bad signature encoding";
         return false;

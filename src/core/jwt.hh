@@ -4,7 +4,9 @@
 // policy (iss in v1/v2 forms with {tenantid}, aud, exp/nbf with bounded
 // skew, tid allow-list, scp/roles, the user claim). Every field of the
 // token is hostile: sizes are bounded and nothing in it is followed
-// (jwk, jku, x5u and x5c headers are ignored).
+// (jwk, jku, x5u and x5c headers are ignored); a crit header is refused
+// (no extension is implemented), a control byte in a claim that is acted on
+// is refused, and dates are range-checked before any cast or sum.
 #pragma once
 
 #include "crypto.hh"
@@ -48,7 +50,7 @@ struct JwtVerdict {
 };
 
 // Split and decode; false with a reason (malformed, too large, bad base64,
-// bad JSON, alg not RS256, no kid).
+// bad JSON, crit header, alg not RS256, no kid).
 bool jwt_split(std::string_view token, JwtParts &out, std::string &reason);
 
 // Check signature with key, then the claims against policy at now.

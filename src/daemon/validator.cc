@@ -11,10 +11,12 @@
 
 #include <sys/time.h>
 
+#include <algorithm>
+#include <cctype>
+
 namespace exo {
 
 namespace {
-constexpr double KID_REFETCH_INTERVAL = 300;  // seconds between unknown-kid refetches
 constexpr double NEGATIVE_TTL = 30;           // seconds a refusal is remembered
 constexpr double POSITIVE_MAX = 3600;         // seconds an acceptance is remembered at most
 constexpr size_t CACHE_MAX = 10000;           // verdicts kept
@@ -39,34 +41,100 @@ ValidateReply refused(const std::string &code, const std::string &reason, bool t
     return r;
 }
 
+// The tenant id in a discovery issuer AUTHORITY/<GUID>/v2.0, lower case;
+// "" when issuer has another form.
+std::string issuer_tenant(const std::string &issuer, const std::string &authority)
+{
+    const std::string head = authority + "/", tail = "/v2.0";
+    if (issuer.size() != head.size() + 36 + tail.size() || issuer.compare(0, head.size(), head) != 0 ||
+        issuer.compare(head.size() + 36, tail.size(), tail) != 0 || !is_guid(issuer.substr(head.size(), 36)))
+        return "";
+    std::string tid = issuer.substr(head.size(), 36);
+    std::transform(tid.begin(), tid.end(), tid.begin(), [](unsigned char c) { return (char)std::tolower(c); });
+    return tid;
+}
+
+// The home tenant's id from its discovery document, as Entra ID names it in
+// issuer: a domain is resolved by it, a GUID must be the configured one, a
+// multi-tenant word has none (its tenants list pins the trust).
+bool home_tenant(const Config &cfg, const json_t *doc, std::string &tid, std::string &error)
+{
+    const std::string &tenant = cfg.validate.tenant;
+    if (is_multi_tenant(tenant))
+        return true;
+    std::string issuer;
+    json_get_string(doc, "issuer", issuer);
+    tid = issuer_tenant(issuer, cfg.authority);
+    if (!tid.empty() && (!is_guid(tenant) || tid == tenant))
+        return true;
+    error = "OIDC metadata of tenant " + tenant + ": issuer is not " + cfg.authority + "/<" +
+            (is_guid(tenant) ? tenant : std::string("tenant id")) + ">/v2.0";
+    return false;
+}
+
+// Worker side: discovery document (the home tenant's id and jwks_uri).
+bool discover(HttpClient &http, const Config &cfg, KeyFetch &f, std::string &jwks_uri)
+{
+    HttpResponse resp;
+    std::string url = cfg.authority + "/" + cfg.validate.tenant + "/v2.0/.well-known/openid-configuration";
+    JsonPtr doc;
+    if (!http.get(url, resp, f.error))
+        return false;
+    if (resp.status != 200 || !json_parse_object(resp.body.str(), doc, f.error) ||
+        !json_get_string(doc.get(), "jwks_uri", jwks_uri) || jwks_uri.compare(0, 8, "https://") != 0) {
+        f.error = "OIDC metadata " + url + ": " + (resp.status ? "status " + std::to_string(resp.status) : resp.error) +
+                  (f.error.empty() ? "" : " " + f.error);
+        return false;
+    }
+    return home_tenant(cfg, doc.get(), f.tid, f.error);
+}
+
 // Worker side: discovery document, then the key set it names.
-bool fetch_keys(const Config &cfg, std::map<std::string, EvpPkeyPtr> &keys, std::string &error)
+bool fetch_keys(const Config &cfg, KeyFetch &f)
 {
     HttpOptions o;
     o.ca_file = cfg.ca_file;
     o.timeout_ms = cfg.http_timeout * 1000;
     HttpClient http(o);
-    HttpResponse resp;
-    std::string url = cfg.authority + "/" + cfg.validate.tenant + "/v2.0/.well-known/openid-configuration";
-    JsonPtr doc;
     std::string jwks_uri;
-    if (!http.get(url, resp, error))
+    if (!discover(http, cfg, f, jwks_uri))
         return false;
-    if (resp.status != 200 || !json_parse_object(resp.body.str(), doc, error) ||
-        !json_get_string(doc.get(), "jwks_uri", jwks_uri) || jwks_uri.compare(0, 8, "https://") != 0) {
-        error = "OIDC metadata " + url + ": " + (resp.status ? "status " + std::to_string(resp.status) : resp.error) +
-                (error.empty() ? "" : " " + error);
-        return false;
-    }
-    resp = HttpResponse();
-    if (!http.get(jwks_uri, resp, error))
+    HttpResponse resp;
+    if (!http.get(jwks_uri, resp, f.error))
         return false;
     if (resp.status != 200) {
-        error = "JWKS " + jwks_uri + ": " + (resp.status ? "status " + std::to_string(resp.status) : resp.error);
+        f.error = "JWKS " + jwks_uri + ": " + (resp.status ? "status " + std::to_string(resp.status) : resp.error);
         return false;
     }
-    return jwks_parse(resp.body.str(), keys, error);
+    return jwks_parse(resp.body.str(), f.keys, f.error);
 }
+
+// The claim rules of [validate] but the tenant pinning (Validator::
+// pin_tenants); jwt's default issuers are Entra's v1 and v2 forms,
+// introspection checks iss only when issuers are configured.
+JwtPolicy policy_of(const ValidateConfig &vc, const std::string &authority)
+{
+    JwtPolicy p;
+    p.issuers = vc.issuers;
+    if (p.issuers.empty() && vc.mode == "jwt")
+        p.issuers = {"https://sts.windows.net/{tenantid}/", authority + "/{tenantid}/v2.0"};
+    p.audiences = vc.audiences;
+    p.scopes = vc.scopes;
+    p.roles = vc.roles;
+    p.user_claim = vc.user_claim;
+    p.skew = vc.skew;
+    return p;
+}
+
+// "a b c" of words.
+std::string joined(const std::vector<std::string> &words)
+{
+    std::string out;
+    for (const auto &w : words)
+        out += (out.empty() ? "" : " ") + w;
+    return out;
+}
+
 // Worker side: RFC 7662 introspection of token, turned into a verdict.
 ValidateReply introspect_token(const Config &cfg, const Secret &secret, const JwtPolicy &policy,
                                const std::string &token)
@@ -102,23 +170,18 @@ ValidateReply introspect_token(const Config &cfg, const Secret &secret, const Jw
 }
 } // namespace
 
-// Policy from [validate]; default issuers are Entra's v1 and v2 forms.
+// Policy, tenants, secret and user map from a (re)loaded [validate].
 void Validator::configure(const Config &cfg)
 {
+    bool new_tenant = cfg.validate.tenant != vc_.tenant;
     vc_ = cfg.validate;
     cfg_ = std::make_shared<const Config>(cfg);
-    policy_ = JwtPolicy();
-    policy_.issuers = vc_.issuers;
-    if (policy_.issuers.empty())
-        policy_.issuers = {"https://sts.windows.net/{tenantid}/", cfg.authority + "/{tenantid}/v2.0"};
-    policy_.audiences = vc_.audiences;
-    policy_.tenants = vc_.tenants;
-    policy_.scopes = vc_.scopes;
-    policy_.roles = vc_.roles;
-    policy_.user_claim = vc_.user_claim;
-    policy_.skew = vc_.skew;
+    policy_ = policy_of(vc_, cfg.authority);
+    if (new_tenant)
+        forget_keys();
+    pin_tenants();
+    warn_widened_trust();
     if (vc_.mode == "introspection") {
-        policy_.issuers = vc_.issuers;
         std::string error;
         if (!vc_.secret_file.empty() && !read_secret_file(vc_.secret_file, secret_, error))
             log_error("validation: %s", error.c_str());
@@ -128,6 +191,41 @@ void Validator::configure(const Config &cfg)
     if (!vc_.user_map.empty() && !usermap_load(vc_.user_map, user_map_, error))
         log_error("validation: %s; no user is mapped", error.c_str());
     cache_.clear();
+}
+
+// Another tenant: its keys and id are fetched anew (a GUID is its own id).
+void Validator::forget_keys()
+{
+    keys_.clear();
+    keys_fetched_ = 0;
+    last_attempt_ = -1e9;
+    home_tid_ = is_guid(vc_.tenant) ? vc_.tenant : "";
+}
+
+// jwt: tid must be the home tenant's id or one of "tenants"; until a domain
+// tenant is resolved only the listed ones (no key is there yet either).
+// introspection: "tenants" is a plain allow-list.
+void Validator::pin_tenants()
+{
+    policy_.tenants = vc_.tenants;
+    if (vc_.mode == "jwt" && !home_tid_.empty())
+        policy_.tenants.push_back(home_tid_);
+}
+
+// Said at every (re)load: trust wider than the home tenant is a choice
+// (listing the home tenant's own GUID widens nothing).
+void Validator::warn_widened_trust() const
+{
+    std::vector<std::string> more;
+    for (const auto &t : vc_.tenants)
+        if (t != home_tid_)
+            more.push_back(t);
+    if (vc_.mode == "jwt" && !more.empty())
+        log_warning("validation: \"tenants\" widens trust beyond tenant %s: tokens of %zu more tenant(s) "
+                    "are accepted (%s)", vc_.tenant.c_str(), more.size(), joined(more).c_str());
+    if (is_mutable_user_claim(vc_.user_claim))
+        log_warning("validation: user_claim %s can be set by the user or another tenant; it names local users "
+                    "because allow_mutable_user_claim = yes", vc_.user_claim.c_str());
 }
 
 // Cache, then parse and check; may wait for one key-set fetch.
@@ -155,25 +253,37 @@ void Validator::check(const std::string &token, const std::string &hash, Validat
         return cb(r);
     }
     auto key = keys_.find(parts.kid);
-    if (key == keys_.end()) {
-        double now = now_s();
-        bool never = keys_fetched_ == 0 && now - last_attempt_ >= NEVER_RETRY;
-        if (may_fetch && (never || now - last_kid_fetch_ >= KID_REFETCH_INTERVAL || fetching_)) {
-            waiters_.push_back({token, std::move(cb)});
-            if (!fetching_) {
-                last_kid_fetch_ = keys_fetched_ == 0 ? last_kid_fetch_ : now;
-                start_fetch();
-            }
-            return;
-        }
-        ValidateReply r = keys_.empty() ? refused("idp_unavailable", "signing keys unavailable", true)
-                                        : refused("invalid_token", "unknown kid");
-        if (!r.temporary)
-            remember(hash, r);
-        return cb(r);
-    }
+    if (key == keys_.end())
+        return unknown_kid(token, hash, std::move(cb), may_fetch);
+    if (vc_.mode == "jwt" && policy_.tenants.empty())  // never "any tenant"
+        return cb(refused("idp_unavailable", "tenant id not resolved yet", true));
     JwtVerdict v = jwt_validate(parts, key->second.get(), policy_, (int64_t)now_s());
     ValidateReply r = v.ok ? ValidateReply{true, false, "", "", v.user, "", v.exp} : refused("invalid_token", v.reason);
+    remember(hash, r);
+    cb(r);
+}
+
+// A kid not in the set: wait for a refetch when one is allowed. Refused
+// for good only just after a successful refetch; while refetches are
+// throttled (or the last one failed) the key may be new: temporary, and
+// not remembered, so the next refetch window brings it in.
+void Validator::unknown_kid(const std::string &token, const std::string &hash, ValidateCallback cb, bool may_fetch)
+{
+    double now = now_s();
+    bool never = keys_fetched_ == 0 && now - last_attempt_ >= NEVER_RETRY;
+    if (may_fetch && (never || now - last_kid_fetch_ >= vc_.kid_refetch || fetching_)) {
+        waiters_.push_back({token, std::move(cb)});
+        if (!fetching_) {
+            last_kid_fetch_ = keys_fetched_ == 0 ? last_kid_fetch_ : now;
+            start_fetch();
+        }
+        return;
+    }
+    if (keys_.empty())
+        return cb(refused("idp_unavailable", "signing keys unavailable", true));
+    if (may_fetch || !last_fetch_ok_)
+        return cb(refused("idp_unavailable", "unknown kid (key set refetch not possible yet)", true));
+    ValidateReply r = refused("invalid_token", "unknown kid");
     remember(hash, r);
     cb(r);
 }
@@ -227,23 +337,26 @@ void Validator::start_fetch()
     fetches_++;
     last_attempt_ = now_s();
     auto cfg = cfg_;
-    auto keys = std::make_shared<std::map<std::string, EvpPkeyPtr>>();
-    auto error = std::make_shared<std::string>();
-    auto ok = std::make_shared<bool>(false);
-    workers_.submit([cfg, keys, error, ok] { *ok = fetch_keys(*cfg, *keys, *error); },
-                    [this, keys, error, ok] { finish_fetch(*ok ? keys : nullptr, *error); });
+    auto f = std::make_shared<KeyFetch>();
+    f->tenant = cfg->validate.tenant;
+    workers_.submit([cfg, f] { f->ok = fetch_keys(*cfg, *f); }, [this, f] { finish_fetch(f); });
 }
 
-// New keys replace the old set; a failure keeps the last good one.
-void Validator::finish_fetch(std::shared_ptr<std::map<std::string, EvpPkeyPtr>> keys, std::string error)
+// New keys (and the home tenant's id) replace the old ones; a failure, or
+// a fetch for a tenant replaced by a reload meanwhile, keeps the last good set.
+void Validator::finish_fetch(std::shared_ptr<KeyFetch> f)
 {
     fetching_ = false;
-    if (keys) {
-        keys_ = std::move(*keys);
+    last_fetch_ok_ = f->ok && f->tenant == vc_.tenant;
+    if (last_fetch_ok_) {
+        keys_ = std::move(f->keys);
         keys_fetched_ = now_s();
-        log_info("validation: %zu signing keys loaded for tenant %s", keys_.size(), vc_.tenant.c_str());
+        home_tid_ = f->tid;
+        pin_tenants();
+        log_info("validation: %zu signing keys loaded for tenant %s (%s)", keys_.size(), vc_.tenant.c_str(),
+                 home_tid_.empty() ? "tenants listed" : home_tid_.c_str());
     } else {
-        log_warning("validation: cannot fetch signing keys: %s%s", error.c_str(),
+        log_warning("validation: cannot fetch signing keys: %s%s", f->ok ? "the tenant changed" : f->error.c_str(),
                     keys_.empty() ? "" : " (keeping the last good set)");
         if (keys_fetched_ > 0)
             keys_fetched_ = now_s() - vc_.jwks_ttl + FAILED_RETRY;

@@ -1,9 +1,11 @@
 // validator.hh: exoauthd's client-token validator (VALIDATE): JWTs from
 // Entra ID checked locally against the tenant's key set, discovered through
 // OIDC metadata and fetched on a worker. Keys are cached per kid; an unknown
-// kid triggers at most one refetch per KID_REFETCH_INTERVAL, so a flood of
+// kid triggers at most one refetch per kid_refetch_interval (300 s), so a flood of
 // made-up kids never becomes a flood of requests to the IdP; the last good
-// set is kept when a fetch fails. Verdicts are cached by a hash of the
+// set is kept when a fetch fails. Trust is pinned: a token's tid must be
+// the configured tenant's id (a domain is resolved to it through the
+// discovery document's issuer) or one listed in "tenants". Verdicts are cached by a hash of the
 // token (never the token), never past its exp; refusals briefly.
 #pragma once
 
@@ -33,6 +35,15 @@ struct ValidateReply {
 };
 using ValidateCallback = std::function<void(const ValidateReply &)>;
 
+// One key-set fetch, filled on a worker.
+struct KeyFetch {
+    std::string tenant;                       // [validate] tenant it was started for
+    std::map<std::string, EvpPkeyPtr> keys;   // by kid
+    std::string tid;                          // the home tenant's id from discovery ("" for a multi-tenant word)
+    std::string error;
+    bool ok = false;
+};
+
 class Validator {
 public:
     explicit Validator(Workers &workers) : workers_(workers) {}
@@ -56,8 +67,12 @@ private:
         double until = 0;
     };
     void check(const std::string &token, const std::string &hash, ValidateCallback cb, bool may_fetch);
+    void unknown_kid(const std::string &token, const std::string &hash, ValidateCallback cb, bool may_fetch);
+    void forget_keys();
+    void pin_tenants();
+    void warn_widened_trust() const;
     void start_fetch();
-    void finish_fetch(std::shared_ptr<std::map<std::string, EvpPkeyPtr>> keys, std::string error);
+    void finish_fetch(std::shared_ptr<KeyFetch> f);
     void remember(const std::string &hash, ValidateReply &r);
     void introspect(const std::string &token, const std::string &hash, ValidateCallback cb);
     void finish_introspect(const std::string &hash, ValidateReply r);
@@ -67,10 +82,12 @@ private:
     std::shared_ptr<const Config> cfg_;
     JwtPolicy policy_;
     std::map<std::string, EvpPkeyPtr> keys_;
+    std::string home_tid_;  // the tenant's id (GUID), from the config or discovery
     double keys_fetched_ = 0;
     double last_kid_fetch_ = -1e9;
     double last_attempt_ = -1e9;
     bool fetching_ = false;
+    bool last_fetch_ok_ = false;
     uint64_t fetches_ = 0;
     std::vector<Waiter> waiters_;
     std::unordered_map<std::string, Cached> cache_;

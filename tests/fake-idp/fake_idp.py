@@ -3,7 +3,8 @@
 # devicecode, OIDC metadata, JWKS) that really check client assertions and
 # secrets, rotate refresh tokens and issue RS256 access tokens, plus a
 # /_control/ API to count requests and inject faults (5xx, 429, slow, bad
-# JSON, Entra error bodies, dropped connections) and rotate keys.
+# JSON, Entra error bodies, dropped connections) and rotate keys. Like
+# Entra, OIDC metadata names a domain tenant by its GUID in issuer.
 import argparse
 import base64
 import datetime
@@ -149,7 +150,8 @@ class State:
         self.refresh = {}
         self.devices = {}
         self.faults = {}
-        self.settings = {"token_lifetime": 3600, "device_expires_in": 900, "device_interval": 5}
+        self.settings = {"token_lifetime": 3600, "device_expires_in": 900, "device_interval": 5,
+                         "discovery_issuer": ""}
         self.reset_stats()
 
     def reset_stats(self):
@@ -390,6 +392,18 @@ def verify_own_token(token):
         return None
 
 
+def tenant_guid(tenant):
+    """A tenant's id as Entra's discovery names it in issuer: a GUID as given,
+    a domain's stable GUID (uuid5 of the name), {tenantid} for the
+    multi-tenant words."""
+    if tenant.lower() in ("common", "organizations", "consumers"):
+        return "{tenantid}"
+    try:
+        return str(uuid.UUID(tenant)) if len(tenant) == 36 else str(uuid.uuid5(uuid.NAMESPACE_DNS, tenant))
+    except ValueError:
+        return str(uuid.uuid5(uuid.NAMESPACE_DNS, tenant))
+
+
 def register(app):
     """Register (or replace) an app from control JSON."""
     app = dict(app)
@@ -585,8 +599,10 @@ class Handler(BaseHTTPRequestHandler):
             return do_introspect(tenant, form)
         if name == "keys":
             return {"keys": [k.jwk() for k in STATE.keys]}
-        base = "%s/%s" % (AUTHORITY, tenant)
-        return {"issuer": "%s/%s/v2.0" % (AUTHORITY, tenant), "jwks_uri": base + "/discovery/v2.0/keys",
+        guid = tenant_guid(tenant)
+        base = "%s/%s" % (AUTHORITY, tenant if guid == "{tenantid}" else guid)
+        issuer = STATE.settings["discovery_issuer"] or "%s/%s/v2.0" % (AUTHORITY, guid)
+        return {"issuer": issuer, "jwks_uri": base + "/discovery/v2.0/keys",
                 "token_endpoint": base + "/oauth2/v2.0/token",
                 "device_authorization_endpoint": base + "/oauth2/v2.0/devicecode",
                 "authorization_endpoint": base + "/oauth2/v2.0/authorize",

@@ -84,7 +84,8 @@ class FakeIdP:
         return self.control("reset", {"all": everything})
 
     def settings(self, **s):
-        """token_lifetime, device_expires_in, device_interval."""
+        """token_lifetime, device_expires_in, device_interval, discovery_issuer
+        (overrides the OIDC metadata's issuer when not empty)."""
         return self.control("settings", s)
 
     def rotate_keys(self, drop_old=False):

@@ -145,6 +145,14 @@ class Daemon:
             if conn is None:
                 c.close()
 
+    def validate(self, token, **args):
+        """One VALIDATE request on a new connection: (status, fields)."""
+        c = self.connect()
+        try:
+            return c.request("1", "VALIDATE", token=token, **args)
+        finally:
+            c.close()
+
     def ctl(self, *args, timeout=30):
         """Run exoauthctl against this daemon."""
         return subprocess.run([EXOAUTHCTL, "-c", self.conf] + list(args), capture_output=True,
@@ -241,7 +249,7 @@ def fresh_idp(idp):
     """The fake IdP with counters and faults cleared."""
     idp.reset()
     idp.fault(endpoint="any", mode="none")
-    idp.settings(token_lifetime=3600)
+    idp.settings(token_lifetime=3600, discovery_issuer="")
     return idp
 
 

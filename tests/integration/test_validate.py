@@ -37,11 +37,7 @@ def claims(idp, **over):
 
 def check(d, token):
     """VALIDATE one token: (status, fields)."""
-    c = d.connect()
-    try:
-        return c.request("1", "VALIDATE", token=token)
-    finally:
-        c.close()
+    return d.validate(token)
 
 
 def test_valid_token_gives_user(vd, fresh_idp):

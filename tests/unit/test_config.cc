@@ -455,6 +455,16 @@ const BadCase kBad[] = {
     {"[validate]\nmode = introspection\nintrospection_url = http://x\n", 3, "introspection_url"},
     {"[validate]\naudience = a\ntenant = t\n[validate]\n", 4, "duplicate section [validate]"},
     {"[validate x]\n", 1, "takes no name"},
+    {"[validate]\ntenant = t\naudience = a\nuser_claim = email\n", 4,
+     "user_claim email in [validate] can be set by the user or another tenant, so it cannot name a local user: "
+     "use upn or oid, or add \"allow_mutable_user_claim = yes\" to [validate]"},
+    {"[validate]\ntenant = t\naudience = a\nuser_claim = preferred_username\nallow_mutable_user_claim = no\n", 4,
+     "allow_mutable_user_claim = yes"},
+    {"[validate]\ntenant = t\naudience = a\ntenants = t2\n", 4, "lists tenant ids (GUIDs), which tokens carry in tid; \"t2\" is not one"},
+    {"[validate]\naudience = a\ntenant = Organizations\n", 3,
+     "tenant \"Organizations\" in [validate] pins no tenant: add \"tenants = <tenant id> ...\""},
+    {"[validate]\naudience = a\ntenant = common\n", 3, "pins no tenant"},
+    {"[validate]\ntenant = t\naudience = a\nkid_refetch_interval = 0\n", 4, "for \"kid_refetch_interval\""},
 };
 
 // Each refusal: the exact "t.conf:LINE: " prefix and the reason.
@@ -504,13 +514,17 @@ void test_validate_section(void **)
     assert_true(exo::config_parse("[global]\n", "t.conf", c, error));
     assert_false(c.validate.enabled);
     const char *text = "[validate]\ntenant = contoso.example\naudience = api://exoauth 1234\n"
-                       "tenants = t1 t2\nscopes = IMAP.Login\nroles = R\nuser_claim = email\n"
-                       "skew = 60\njwks_ttl = 600\nissuer = https://sts.windows.net/{tenantid}/\n";
+                       "tenants = 11111111-2222-3333-4444-55555555555A 9188040d-6c67-4c5b-b112-36a304b66dad\n"
+                       "scopes = IMAP.Login\nroles = R\nuser_claim = email\nallow_mutable_user_claim = yes\n"
+                       "skew = 60\njwks_ttl = 600\nkid_refetch_interval = 30\n"
+                       "issuer = https://sts.windows.net/{tenantid}/\n";
     assert_true(exo::config_parse(text, "t.conf", c, error));
     assert_true(c.validate.enabled);
     assert_string_equal(c.validate.mode.c_str(), "jwt");
     assert_list(c.validate.audiences, "api://exoauth 1234");
-    assert_list(c.validate.tenants, "t1 t2");
+    assert_list(c.validate.tenants, "11111111-2222-3333-4444-55555555555a 9188040d-6c67-4c5b-b112-36a304b66dad");
+    assert_true(c.validate.allow_mutable_user_claim);
+    assert_int_equal(c.validate.kid_refetch, 30);
     assert_list(c.validate.issuers, "https://sts.windows.net/{tenantid}/");
     assert_string_equal(c.validate.user_claim.c_str(), "email");
     assert_int_equal(c.validate.skew, 60);

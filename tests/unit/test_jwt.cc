@@ -128,6 +128,9 @@ static void test_table(void **)
         {make(R"({"alg":"RS256","kid":""})", claims(), g_key.get()), g_key.get(), "kid"},
         {make(R"({"alg":"PS256","kid":"k1"})", claims(), g_key.get()), g_key.get(), "alg PS256"},
         {make(R"({"alg":"RS256","kid":"k1","jku":"https://evil","jwk":{"kty":"RSA"}})", claims(), g_key.get()), g_key.get(), ""},
+        {make(R"({"alg":"RS256","kid":"k1","crit":["exp"],"exp":1})", claims(), g_key.get()), g_key.get(), "crit"},
+        {make(R"({"alg":"RS256","kid":"k1","crit":[]})", claims(), g_key.get()), g_key.get(), "crit"},
+        {make(R"({"alg":"RS256","kid":"k1","crit":null})", claims(), g_key.get()), g_key.get(), "crit"},
         {"abc", g_key.get(), "not a JWS"},
         {"a.b", g_key.get(), "not a JWS"},
         {"a.b.c.d", g_key.get(), "not a JWS"},
@@ -170,6 +173,81 @@ static void test_policy_variants(void **)
     assert_int_equal(v.exp, NOW + 3600);
 }
 
+// Good claims as a jansson object, to be changed by a row.
+JsonPtr claims_object()
+{
+    JsonPtr c;
+    std::string error;
+    json_parse_object(claims(), c, error);
+    return c;
+}
+
+// Sign claims c with the good key and validate them.
+std::string verdict_of(const json_t *c, const JwtPolicy &p = policy())
+{
+    char *text = json_dumps(c, JSON_COMPACT);
+    std::string t(text ? text : "");
+    free(text);
+    return verdict(make(HDR, t, g_key.get()), g_key.get(), p);
+}
+
+// A control byte in any claim the validator acts on is refused, never
+// mapped: TAB and LF would otherwise turn two user claims into one user.
+static void test_control_bytes(void **)
+{
+    struct Row { const char *claim; const char *value; } rows[] = {
+        {"upn", "alice\t@contoso.example"}, {"upn", "alice\n@contoso.example"},
+        {"upn", "alice\x01@contoso.example"}, {"upn", "alice\x7f@contoso.example"},
+        {"upn", "alice@contoso.example\r"}, {"tid", "9188040d-6c67-4c5b-b112-36a304b66da\x1f"},
+        {"iss", "https://login.microsoftonline.com/x\n/v2.0"}, {"aud", "api://exoauth\t"},
+        {"scp", "Mail.Read\tIMAP.Login"}, {"scp", "IMAP.Login\n"},
+    };
+    for (const Row &r : rows) {
+        JsonPtr c = claims_object();
+        json_object_set_new(c.get(), r.claim, json_string(r.value));
+        std::string got = verdict_of(c.get());
+        if (got.find("control byte") == std::string::npos)
+            fail_msg("%s=%s: got '%s', want a control byte refusal", r.claim, r.value, got.c_str());
+    }
+    JsonPtr c = claims_object();
+    json_object_set_new(c.get(), "roles", json_pack("[ss]", "Relay", "Ad\tmin"));
+    assert_string_equal(verdict_of(c.get()).c_str(), "control byte in roles claim");
+    json_object_set_new(c.get(), "roles", json_pack("[s]", "Relay"));
+    json_object_set_new(c.get(), "aud", json_pack("[ss]", "x\n", "api://exoauth"));
+    assert_string_equal(verdict_of(c.get()).c_str(), "control byte in aud claim");
+    json_object_set_new(c.get(), "aud", json_string("api://exoauth"));
+    json_object_set_new(c.get(), "upn", json_string("al ice@contoso.example\xc3\xa9"));
+    assert_string_equal(verdict_of(c.get()).c_str(), "");
+}
+
+// Dates are integers or finite reals in [0, year 9999], checked before any
+// cast; exp + skew cannot overflow.
+static void test_dates(void **)
+{
+    struct Row { const char *claim; const char *json; const char *reason; } rows[] = {
+        {"exp", "1800003600", ""}, {"exp", "1800003600.9", ""}, {"exp", "1.8000036e9", ""},
+        {"exp", "1799999000", "expired"}, {"exp", "1799999000.5", "expired"}, {"exp", "0", "expired"},
+        {"exp", "1e300", "bad exp claim"}, {"exp", "-1e300", "bad exp claim"}, {"exp", "-1", "bad exp claim"},
+        {"exp", "9223372036854775807", "bad exp claim"}, {"exp", "-9223372036854775808", "bad exp claim"},
+        {"exp", "253402300800", "bad exp claim"}, {"exp", "253402300799", ""},
+        {"exp", "9.3e18", "bad exp claim"}, {"exp", "\"1800003600\"", "bad exp claim"},
+        {"exp", "true", "bad exp claim"}, {"exp", "null", "bad exp claim"}, {"exp", "[1800003600]", "bad exp claim"},
+        {"nbf", "1e300", "bad nbf claim"}, {"nbf", "-5", "bad nbf claim"}, {"nbf", "\"0\"", "bad nbf claim"},
+        {"nbf", "9223372036854775807", "bad nbf claim"}, {"nbf", "1800000500.5", "not yet valid"},
+        {"nbf", "1799999999.5", ""}, {"iat", "1799999990", ""}, {"iat", "1e300", "bad iat claim"},
+        {"iat", "-1", "bad iat claim"}, {"iat", "{}", "bad iat claim"},
+    };
+    for (const Row &r : rows) {
+        JsonPtr c = claims_object();
+        json_error_t jerr;
+        json_object_set_new(c.get(), r.claim, json_loads(r.json, JSON_DECODE_ANY, &jerr));
+        std::string got = verdict_of(c.get());
+        bool ok = *r.reason ? got.find(r.reason) != std::string::npos : got.empty();
+        if (!ok)
+            fail_msg("%s=%s: got '%s', want '%s'", r.claim, r.json, got.c_str(), r.reason);
+    }
+}
+
 // JWKS: good keys by kid; bad entries skipped; nothing usable refused.
 static void test_jwks(void **)
 {
@@ -199,6 +277,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_policy_variants),
+        cmocka_unit_test(test_control_bytes),
+        cmocka_unit_test(test_dates),
         cmocka_unit_test(test_jwks),
     };
     return cmocka_run_group_tests(tests, setup, nullptr);
