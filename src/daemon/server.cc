@@ -6,6 +6,7 @@
 
 #include "server.hh"
 
+#include "crypto.hh"
 #include "log.hh"
 #include "lograte.hh"
 #include "secret.hh"
@@ -563,8 +564,8 @@ void Server::cmd_validate(const std::shared_ptr<Connection> &c, const proto::Req
     bool check_login = login_arg != nullptr;
     c->in_flight++;
     std::weak_ptr<Connection> weak = c;
-    std::string id = req.id, hash = short_hash(*token);
-    validator_.validate(*token, [this, weak, id, hash, login, check_login](const ValidateReply &verdict) {
+    std::string id = req.id, digest = hex(sha256(*token)), hash = digest.substr(0, 12);
+    validator_.validate(*token, digest, [this, weak, id, hash, login, check_login](const ValidateReply &verdict) {
         auto conn = weak.lock();
         if (!conn || conn->closed)
             return;

@@ -19,7 +19,7 @@ namespace exo {
 namespace {
 constexpr double NEGATIVE_TTL = 30;           // seconds a refusal is remembered
 constexpr double POSITIVE_MAX = 3600;         // seconds an acceptance is remembered at most
-constexpr size_t CACHE_MAX = 10000;           // verdicts kept
+constexpr size_t CACHE_MAX = 10000;           // acceptances kept, and as many refusals
 constexpr double NEVER_RETRY = 10;            // seconds between first-fetch attempts
 constexpr double FAILED_RETRY = 60;           // seconds before a failed refresh is retried
 
@@ -190,7 +190,8 @@ void Validator::configure(const Config &cfg)
     std::string error;
     if (!vc_.user_map.empty() && !usermap_load(vc_.user_map, user_map_, error))
         log_error("validation: %s; no user is mapped", error.c_str());
-    cache_.clear();
+    accepted_.clear();
+    refused_.clear();
 }
 
 // Another tenant: its keys and id are fetched anew (a GUID is its own id).
@@ -228,15 +229,17 @@ void Validator::warn_widened_trust() const
                     "because allow_mutable_user_claim = yes", vc_.user_claim.c_str());
 }
 
+Validator::Validator(Workers &workers) : workers_(workers), accepted_(CACHE_MAX), refused_(CACHE_MAX)
+{
+}
+
 // Cache, then parse and check; may wait for one key-set fetch.
-void Validator::validate(const std::string &token, ValidateCallback cb)
+void Validator::validate(const std::string &token, const std::string &hash, ValidateCallback cb)
 {
     if (!vc_.enabled)
         return cb(refused("not_configured", "token validation is not configured ([validate])"));
-    std::string hash = hex(sha256(token));
-    auto it = cache_.find(hash);
-    if (it != cache_.end() && now_s() < it->second.until)
-        return cb(it->second.reply);
+    if (const ValidateReply *known = recall(hash))
+        return cb(*known);
     if (vc_.mode == "introspection")
         return introspect(token, hash, std::move(cb));
     check(token, hash, std::move(cb), true);
@@ -272,7 +275,7 @@ void Validator::unknown_kid(const std::string &token, const std::string &hash, V
     double now = now_s();
     bool never = keys_fetched_ == 0 && now - last_attempt_ >= NEVER_RETRY;
     if (may_fetch && (never || now - last_kid_fetch_ >= vc_.kid_refetch || fetching_)) {
-        waiters_.push_back({token, std::move(cb)});
+        waiters_.push_back({token, hash, std::move(cb)});
         if (!fetching_) {
             last_kid_fetch_ = keys_fetched_ == 0 ? last_kid_fetch_ : now;
             start_fetch();
@@ -323,11 +326,23 @@ void Validator::remember(const std::string &hash, ValidateReply &r)
     r.claim = r.user;
     if (r.ok && !user_map_.empty())
         r.user = usermap_apply(user_map_, r.user);
-    if (cache_.size() >= CACHE_MAX)
-        cache_.clear();
     double now = now_s();
     double until = r.ok ? std::min((double)r.expires, now + POSITIVE_MAX) : now + NEGATIVE_TTL;
-    cache_[hash] = Cached{r, until};
+    (r.ok ? accepted_ : refused_).put(hash, Cached{r, until});
+}
+
+// A verdict still valid for this token, or nullptr; expired ones go.
+const ValidateReply *Validator::recall(const std::string &hash)
+{
+    double now = now_s();
+    for (LruMap<Cached> *cache : {&accepted_, &refused_}) {
+        Cached *c = cache->find(hash);
+        if (c && now < c->until)
+            return &c->reply;
+        if (c)
+            cache->erase(hash);
+    }
+    return nullptr;
 }
 
 // One key-set fetch on a worker.
@@ -364,7 +379,7 @@ void Validator::finish_fetch(std::shared_ptr<KeyFetch> f)
     std::vector<Waiter> w;
     w.swap(waiters_);
     for (auto &x : w)
-        check(x.token, hex(sha256(x.token)), std::move(x.cb), false);
+        check(x.token, x.hash, std::move(x.cb), false);
 }
 
 // Background refresh when the set is older than jwks_ttl.

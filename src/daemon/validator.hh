@@ -11,6 +11,7 @@
 
 #include "config.hh"
 #include "jwt.hh"
+#include "lru.hh"
 #include "secret.hh"
 #include "usermap.hh"
 #include "workers.hh"
@@ -46,11 +47,13 @@ struct KeyFetch {
 
 class Validator {
 public:
-    explicit Validator(Workers &workers) : workers_(workers) {}
+    explicit Validator(Workers &workers);
     // Take [validate] (and the authority) from a (re)loaded configuration.
     void configure(const Config &cfg);
-    // Validate token; cb is called now or after one key-set fetch.
-    void validate(const std::string &token, ValidateCallback cb);
+    // Validate token, whose hex SHA-256 the caller computed once (digest:
+    // the cache key; its first 12 digits name the token in logs); cb is
+    // called now or after one key-set fetch.
+    void validate(const std::string &token, const std::string &digest, ValidateCallback cb);
     // Refresh the key set in the background when its TTL has run out.
     void tick();
     // Figures for STATUS.
@@ -60,6 +63,7 @@ public:
 private:
     struct Waiter {
         std::string token;
+        std::string hash;
         ValidateCallback cb;
     };
     struct Cached {
@@ -74,6 +78,7 @@ private:
     void start_fetch();
     void finish_fetch(std::shared_ptr<KeyFetch> f);
     void remember(const std::string &hash, ValidateReply &r);
+    const ValidateReply *recall(const std::string &hash);
     void introspect(const std::string &token, const std::string &hash, ValidateCallback cb);
     void finish_introspect(const std::string &hash, ValidateReply r);
 
@@ -90,7 +95,8 @@ private:
     bool last_fetch_ok_ = false;
     uint64_t fetches_ = 0;
     std::vector<Waiter> waiters_;
-    std::unordered_map<std::string, Cached> cache_;
+    LruMap<Cached> accepted_;  // acceptances, least recently used evicted first
+    LruMap<Cached> refused_;   // refusals apart: a flood of them never evicts an acceptance
     std::unordered_map<std::string, std::vector<ValidateCallback>> introspecting_;
     Secret secret_;
     UserMap user_map_;

@@ -151,3 +151,31 @@ def test_discovery_without_the_tenant_id_fails_closed(tmp_root, fresh_idp, daemo
     s, f = check(d, fresh_idp.mint(claims=claims(fresh_idp)))
     assert s == "FAIL" and f["kind"] == "temp", f
     assert "issuer is not" in d.read_log()
+
+
+def flood_of_bad_tokens(d, n):
+    """n distinct malformed tokens on one connection, every answer read."""
+    c = d.connect()
+    for start in range(0, n, 1000):
+        batch = range(start, min(n, start + 1000))
+        c.send_raw(b"".join(b"f%d\tVALIDATE\ttoken=junk%d\n" % (i, i) for i in batch))
+        for _ in batch:
+            assert c.line().split("\t")[1] == "FAIL"
+    c.close()
+
+
+def test_refusal_flood_does_not_evict_good_acceptances(tmp_root, fresh_idp, daemons):
+    d = started(tmp_root, fresh_idp, daemons, BASE + "kid_refetch_interval = 1\n")
+    good = fresh_idp.mint(claims=claims(fresh_idp))
+    never_seen = fresh_idp.mint(claims=claims(fresh_idp, upn="bob@contoso.example"))
+    assert check(d, good)[0] == "OK"
+    fresh_idp.rotate_keys(drop_old=True)  # the key of both tokens leaves the key set
+    flood_of_bad_tokens(d, 10500)          # more distinct refusals than verdicts are kept
+    fresh = fresh_idp.mint(claims=claims(fresh_idp))
+    deadline = time.monotonic() + 15
+    while check(d, fresh)[0] != "OK":      # exoauthd refetches the set with the new key only
+        assert time.monotonic() < deadline
+        time.sleep(0.25)  # waits for the 1 s refetch window, not for a process
+    s, f = check(d, never_seen)
+    assert s == "FAIL" and "unknown kid" in f["reason"], f  # the old key is gone for real
+    assert check(d, good)[0] == "OK"  # only its remembered acceptance lets it in
