@@ -991,6 +991,23 @@ bool parse_text(std::string_view text, const std::string &path, Config &out, std
     return true;
 }
 
+// ca_file adds trust anchors for every HTTPS request: whoever could change
+// it could stand in for Entra ID, so it follows the rule for policy files.
+bool check_ca_file(const Config &cfg, std::string &error)
+{
+    static const CredRule rule{"ca_file", CredKind::Policy, kMaxFile};
+    Secret pem;
+    uid_t owner;
+    if (cfg.ca_file.empty())
+        return true;
+    if (!cred_read_owned(cfg.ca_file, rule, pem, owner, error))
+        return false;
+    if (cred_owner_ok(cfg.ca_file, owner, cfg.user, error))
+        return true;
+    error = "ca_file " + error;
+    return false;
+}
+
 // config_load without the exception guard: credfile.hh's rule for policy
 // files; the owner may also be the "user =" the file itself names.
 bool load_file(const std::string &path, Config &out, std::string &error)
@@ -1005,6 +1022,8 @@ bool load_file(const std::string &path, Config &out, std::string &error)
         error = "config " + error;
         return false;
     }
+    if (!check_ca_file(cfg, error))
+        return false;
     out = std::move(cfg);
     return true;
 }

@@ -1,6 +1,7 @@
 # test_credfiles.py: the one rule for credential files (src/core/credfile.hh)
 # end to end: exoauthd refuses to start, naming the file and the fix, on a
-# group-readable private key, a symlinked secret file, or a key owned by
+# group-readable private key, a symlinked secret file, a ca_file others can
+# write, or a key owned by
 # another user; started as root it accepts files owned by its "user =", and
 # so does exoauthctl doctor run as root (with no "user =": the packaged
 # user exoauth, when it exists).
@@ -62,6 +63,19 @@ def test_symlinked_secret_file_is_refused(tmp_root, idp):
     os.symlink(secret_file(d), link)
     err = refusal(Daemon(tmp_root, idp, secret_account("app", CID, link)))
     assert "secret_file %s: is a symbolic link" % link in err
+
+
+def test_writable_ca_file_is_refused(tmp_root, idp):
+    # whoever can add a trust anchor can stand in for Entra ID
+    d, cert, key = cert_files(tmp_root)
+    ca = os.path.join(d, "ca.pem")
+    with open(idp.ca_file) as src, open(ca, "w") as dst:
+        dst.write(src.read())
+    os.chmod(ca, 0o666)
+    err = refusal(Daemon(tmp_root, idp, cert_account("app", CID, cert, key), ca_file=ca))
+    assert "ca_file %s: writable by group or others; chmod go-w %s" % (ca, ca) in err, err
+    os.chmod(ca, 0o644)
+    assert check(Daemon(tmp_root, idp, cert_account("app", CID, cert, key), ca_file=ca))[0] == 0
 
 
 @as_root
