@@ -19,6 +19,7 @@ namespace exo {
 namespace {
 constexpr double NEGATIVE_TTL = 30;           // seconds a refusal is remembered
 constexpr double POSITIVE_MAX = 3600;         // seconds an acceptance is remembered at most
+constexpr size_t MAX_WAITERS = 1024;          // tokens held while a key set is fetched
 constexpr size_t CACHE_MAX = 10000;           // acceptances kept, and as many refusals
 constexpr double NEVER_RETRY = 10;            // seconds between first-fetch attempts
 constexpr double FAILED_RETRY = 60;           // seconds before a failed refresh is retried
@@ -275,6 +276,8 @@ void Validator::unknown_kid(const std::string &token, const std::string &hash, V
     double now = now_s();
     bool never = keys_fetched_ == 0 && now - last_attempt_ >= NEVER_RETRY;
     if (may_fetch && (never || now - last_kid_fetch_ >= vc_.kid_refetch || fetching_)) {
+        if (waiters_.size() >= MAX_WAITERS)  // each holds a token of up to 16 KiB
+            return cb(refused("idp_unavailable", "too many tokens waiting for the key set", true));
         waiters_.push_back({token, hash, std::move(cb)});
         if (!fetching_) {
             last_kid_fetch_ = keys_fetched_ == 0 ? last_kid_fetch_ : now;

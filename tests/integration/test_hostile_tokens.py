@@ -179,3 +179,26 @@ def test_refusal_flood_does_not_evict_good_acceptances(tmp_root, fresh_idp, daem
     s, f = check(d, never_seen)
     assert s == "FAIL" and "unknown kid" in f["reason"], f  # the old key is gone for real
     assert check(d, good)[0] == "OK"  # only its remembered acceptance lets it in
+
+
+def test_tokens_waiting_for_a_slow_key_fetch_are_bounded(tmp_root, fresh_idp, daemons):
+    # each waiting token is held in memory until the fetch ends: 256
+    # connections x 64 in flight x 16 KiB would be 256 MiB
+    d = started(tmp_root, fresh_idp, daemons, BASE)
+    assert check(d, fresh_idp.mint(claims=claims(fresh_idp)))[0] == "OK"
+    fresh_idp.fault(endpoint="keys", mode="slow", delay=5, count=1)
+    tok = fresh_idp.mint(claims=claims(fresh_idp), kid="random-kid").encode()
+    conns = [d.connect() for _ in range(20)]
+    for c in conns:  # 1,100 requests, 55 in flight per connection
+        c.send_raw(b"".join(b"w%d\tVALIDATE\ttoken=%s\n" % (i, tok) for i in range(55)))
+    busy = other = 0
+    for c in conns:
+        for _ in range(55):
+            line = c.line()
+            if "too many tokens waiting" in line:
+                assert "\tkind=temp\t" in line, line
+                busy += 1
+            else:
+                other += 1
+    assert (busy, other) == (1100 - 1024, 1024)
+    assert check(d, fresh_idp.mint(claims=claims(fresh_idp)))[0] == "OK"
