@@ -1,29 +1,24 @@
 // server.cc: exoauthd's event loop (see server.hh). One thread, epoll,
 // level-triggered, non-blocking sockets. Every accepted peer is checked
-// with SO_PEERCRED before a byte is read; every line is bounded; a peer that
-// sends garbage gets an ERROR or is disconnected, and others never notice.
-#include "exoauth_config.h"
-
+// with SO_PEERCRED before a byte is read (sockets.cc, policy.cc); every
+// line is bounded; buffered requests run in fair turns from a ready queue;
+// a peer that sends garbage gets an ERROR or is disconnected, and others
+// never notice. The commands themselves are in handlers.cc.
 #include "server.hh"
 
-#include "crypto.hh"
 #include "log.hh"
 #include "lograte.hh"
 #include "secret.hh"
+#include "sockets.hh"
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,112 +50,18 @@ bool ep_add(int epfd, int fd, uint32_t events)
     return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0;
 }
 
-// Remove a stale socket file; refuse if a live daemon answers on it.
-bool clear_stale_socket(const std::string &path, std::string &error)
-{
-    struct stat st;
-    if (lstat(path.c_str(), &st) < 0)
-        return true;
-    if (!S_ISSOCK(st.st_mode)) {
-        error = path + ": exists and is not a socket";
-        return false;
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sa = {};
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, path.c_str(), path.size());
-    bool live = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(fd);
-    if (live) {
-        error = path + ": another exoauthd is listening there";
-        return false;
-    }
-    unlink(path.c_str());
-    return true;
-}
-
-// Give the socket file its owner, group and mode.
-bool set_socket_owner(const ListenConfig &l, std::string &error)
-{
-    uid_t uid = (uid_t)-1;
-    gid_t gid = (gid_t)-1;
-    if (!l.owner.empty() && !lookup_uid(l.owner, uid)) {
-        error = "listen " + l.name + ": unknown owner " + l.owner;
-        return false;
-    }
-    if (!l.group.empty() && !lookup_gid(l.group, gid)) {
-        error = "listen " + l.name + ": unknown group " + l.group;
-        return false;
-    }
-    if ((uid != (uid_t)-1 || gid != (gid_t)-1) && lchown(l.path.c_str(), uid, gid) < 0) {
-        error = "chown " + l.path + ": " + strerror(errno);
-        return false;
-    }
-    if (chmod(l.path.c_str(), l.mode) < 0) {
-        error = "chmod " + l.path + ": " + strerror(errno);
-        return false;
-    }
-    return true;
-}
-
-// Create one listening socket.
-int bind_one(const ListenConfig &l, std::string &error)
-{
-    if (l.path.size() >= sizeof(sockaddr_un::sun_path)) {
-        error = l.path + ": path too long for a UNIX socket";
-        return -1;
-    }
-    if (!clear_stale_socket(l.path, error))
-        return -1;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sa = {};
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, l.path.c_str(), l.path.size());
-    mode_t old = umask(0177);
-    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    umask(old);
-    if (!ok || listen(fd, SOMAXCONN) < 0) {
-        error = "bind " + l.path + ": " + strerror(errno);
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    if (!set_socket_owner(l, error)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-// True when the directory that would hold path exists.
-bool parent_exists(const std::string &path)
-{
-    std::string dir = path.substr(0, path.rfind('/'));
-    struct stat st;
-    return stat(dir.empty() ? "/" : dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
 } // namespace
 
-// One client connection.
-struct Connection {
-    int fd = -1;
-    PeerCred peer;
-    Rights rights;
-    std::string who;
-    proto::LineBuffer in;
-    proto::OutBuffer out;
-    bool got_version = false;
-    bool closed = false;
-    int in_flight = 0;
-    bool queued = false;        // has buffered input waiting for its turn
-    bool reading = true;
-    bool want_write = false;
-    double last_request = 0;    // monotonic time of the last complete line
-};
-
 Server::Server(Broker &broker, Validator &validator, Workers &workers)
-    : broker_(broker), validator_(validator), workers_(workers), log_limit_(LOG_INTERVAL, LOG_BURST, LOG_KINDS)
+    : broker_(broker), validator_(validator), workers_(workers), handlers_(broker, validator, policy_, *this),
+      log_limit_(LOG_INTERVAL, LOG_BURST, LOG_KINDS)
 {
+}
+
+// STATUS figures of the event loop.
+ServerFigures Server::figures() const
+{
+    return ServerFigures{mono_now() - started_, conns_.size(), requests_};
 }
 
 // Close every socket and remove the socket files we created.
@@ -187,7 +88,7 @@ bool Server::bind_all(const Config &cfg, std::string &error)
             log_info("listen %s: %s does not exist; skipped", l.name.c_str(), l.path.c_str());
             continue;
         }
-        int fd = bind_one(l, error);
+        int fd = bind_listen(l, error);
         if (fd < 0)
             return false;
         listeners_.push_back(fd);
@@ -212,25 +113,6 @@ bool Server::configure(const Config &cfg, std::string &error)
     max_per_uid_ = cfg.max_clients_per_uid ? cfg.max_clients_per_uid : std::max(1, cfg.max_clients / 2);
     idle_timeout_ = cfg.idle_timeout;
     recheck_peers();
-    return true;
-}
-
-// SO_PEERCRED and SO_PEERGROUPS of an accepted socket; false if unknown.
-static bool read_peer(int fd, PeerCred &p, std::string &who)
-{
-    struct ucred cr = {};
-    socklen_t len = sizeof(cr);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
-        return false;
-    p.pid = cr.pid;
-    p.uid = cr.uid;
-    p.gid = cr.gid;
-    who = "pid=" + std::to_string(cr.pid) + " uid=" + std::to_string(cr.uid) +
-          " gid=" + std::to_string(cr.gid);
-    gid_t groups[256];
-    len = sizeof(groups);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
-        p.groups.assign(groups, groups + len / sizeof(gid_t));
     return true;
 }
 
@@ -424,196 +306,9 @@ void Server::handle_line(const std::shared_ptr<Connection> &c, const std::string
         send(*c, proto::format_line(req.id, "ERROR", {{"reason", error}}));
         return;
     }
-    dispatch(c, req);
+    handlers_.dispatch(c, req);
     for (auto &f : req.args)  // tokens pass through here: leave no copy behind
         wipe(f.second);
-}
-
-// Send a refusal of the policy, and log it (rate limited per peer): a
-// missing right as a warning, a mailbox the map does not give as info.
-void Server::refuse(Connection &c, const proto::Request &req, const Refusal &no)
-{
-    send(c, no.line);
-    if (no.why.empty() || !log_allowed("refused requests of uid=" + std::to_string(c.peer.uid)))
-        return;
-    if (no.missing_right)
-        log_warning("%s: %s refused: %s", c.who.c_str(), req.command.c_str(), no.why.c_str());
-    else
-        log_info("%s refused: %s", req.command.c_str(), no.why.c_str());
-}
-
-// Route a parsed request to its command, if the peer may use it.
-void Server::dispatch(const std::shared_ptr<Connection> &c, const proto::Request &req)
-{
-    Refusal no;
-    if (!policy_.allows(c->rights, c->peer, req, no))
-        return refuse(*c, req, no);
-    if (req.command == "TOKEN")
-        cmd_token(c, req);
-    else if (req.command == "PING")
-        send(*c, proto::format_line(req.id, "OK", {}));
-    else if (req.command == "INVALIDATE")
-        cmd_invalidate(c, req);
-    else if (req.command == "STATUS")
-        cmd_status(c, req);
-    else if (req.command == "LOGIN")
-        cmd_login(c, req);
-    else if (req.command == "VALIDATE")
-        cmd_validate(c, req);
-    else
-        send(*c, proto::format_line(req.id, "ERROR", {{"reason", "unknown command"}}));
-}
-
-// The FAIL line of a failed reply.
-static std::string fail_line(const std::string &id, const TokenReply &r)
-{
-    proto::Fields f = {{"kind", r.temporary ? "temp" : "perm"}, {"code", r.code}, {"reason", r.reason}};
-    if (r.retry_after > 0)
-        f.emplace_back("retry_after", std::to_string(r.retry_after));
-    return proto::format_line(id, "FAIL", f);
-}
-
-// TOKEN account=NAME [mailbox=M] | TOKEN user=LOCAL
-void Server::cmd_token(const std::shared_ptr<Connection> &c, const proto::Request &req)
-{
-    MailboxRoute route;
-    Refusal no;
-    if (!policy_.token_route(c->rights, c->peer, req, route, no))
-        return refuse(*c, req, no);
-    c->in_flight++;
-    std::weak_ptr<Connection> weak = c;
-    std::string id = req.id;
-    bool routed = req.arg("user") && !req.arg("account");
-    broker_.get_token(route.account, [this, weak, id, route, routed](const TokenReply &r) {
-        auto conn = weak.lock();
-        if (!conn || conn->closed)
-            return;
-        if (r.ok) {
-            proto::Fields f = {{"token", r.token.str()}, {"expires", std::to_string(r.expires)}, {"hash", r.hash}};
-            if (routed) {
-                f.emplace_back("mailbox", route.mailbox);
-                f.emplace_back("account", route.account);
-            }
-            Secret line(proto::format_line(id, "OK", f));
-            wipe(f[0].second);
-            send(*conn, line.str());
-        } else {
-            send(*conn, fail_line(id, r));
-        }
-        finish_request(conn);
-    });
-}
-
-// INVALIDATE account=NAME hash=HEX
-void Server::cmd_invalidate(const std::shared_ptr<Connection> &c, const proto::Request &req)
-{
-    const std::string *account = req.arg("account");
-    const std::string *hash = req.arg("hash");
-    if (!account || !hash) {
-        send(*c, proto::format_line(req.id, "ERROR", {{"reason", "missing account or hash"}}));
-        return;
-    }
-    Refusal no;
-    if (!policy_.invalidate_allowed(c->rights, c->peer, req, no))
-        return refuse(*c, req, no);
-    std::string why;
-    bool dropped = broker_.invalidate(*account, *hash, why);
-    proto::Fields f = {{"dropped", dropped ? "yes" : "no"}};
-    if (!dropped)
-        f.emplace_back("reason", why);
-    send(*c, proto::format_line(req.id, "OK", f));
-}
-
-// STATUS: one ACCOUNT line per account, then the daemon's figures.
-void Server::cmd_status(const std::shared_ptr<Connection> &c, const proto::Request &req)
-{
-    for (const auto &f : broker_.status())
-        send(*c, proto::format_line(req.id, "ACCOUNT", f));
-    send(*c, proto::format_line(req.id, "OK",
-                                {{"version", PACKAGE_VERSION},
-                                 {"uptime", std::to_string((long)(mono_now() - started_))},
-                                 {"connections", std::to_string(conns_.size())},
-                                 {"requests", std::to_string(requests_)},
-                                 {"idp_requests", std::to_string(broker_.idp_requests())},
-                                 {"validation_keys", std::to_string(validator_.keys())},
-                                 {"key_fetches", std::to_string(validator_.fetches())}}));
-}
-
-// The answer line of a VALIDATE: OK with the user, or FAIL with a reason.
-static std::string validate_line(const std::string &id, const std::string &hash, const ValidateReply &r)
-{
-    if (r.ok)
-        return proto::format_line(id, "OK", {{"user", r.user}, {"expires", std::to_string(r.expires)},
-                                             {"hash", hash}});
-    return proto::format_line(id, "FAIL", {{"kind", r.temporary ? "temp" : "perm"}, {"code", r.code},
-                                           {"reason", r.reason}, {"hash", hash}});
-}
-
-// VALIDATE token=JWT [login=NAME]: a client's bearer token, checked locally.
-// With login (the user name the client authenticated as) the token must
-// belong to that user: a token of alice never opens bob's mailbox.
-void Server::cmd_validate(const std::shared_ptr<Connection> &c, const proto::Request &req)
-{
-    const std::string *token = req.arg("token");
-    if (!token) {
-        send(*c, proto::format_line(req.id, "ERROR", {{"reason", "missing token"}}));
-        return;
-    }
-    const std::string *login_arg = req.arg("login");
-    std::string login = login_arg ? *login_arg : std::string();
-    bool check_login = login_arg != nullptr;
-    c->in_flight++;
-    std::weak_ptr<Connection> weak = c;
-    std::string id = req.id, digest = hex(sha256(*token)), hash = digest.substr(0, 12);
-    validator_.validate(*token, digest, [this, weak, id, hash, login, check_login](const ValidateReply &verdict) {
-        auto conn = weak.lock();
-        if (!conn || conn->closed)
-            return;
-        ValidateReply r = verdict;
-        if (r.ok && check_login && !Policy::login_matches(login, r)) {
-            r = ValidateReply{};
-            r.code = "invalid_token";
-            r.reason = "token belongs to " + verdict.claim + ", not " + login;
-        }
-        if (!r.ok && log_allowed("token refusals (" + r.code + ") for uid=" + std::to_string(conn->peer.uid)))
-            log_info("token %s refused: %s", hash.c_str(), r.reason.c_str());
-        send(*conn, validate_line(id, hash, r));
-        finish_request(conn);
-    });
-}
-
-// LOGIN account=NAME (admins only): device-code sign-in.
-void Server::cmd_login(const std::shared_ptr<Connection> &c, const proto::Request &req)
-{
-    const std::string *account = req.arg("account");
-    if (!account) {
-        send(*c, proto::format_line(req.id, "ERROR", {{"reason", "missing account"}}));
-        return;
-    }
-    c->in_flight++;
-    std::weak_ptr<Connection> weak = c;
-    std::string id = req.id;
-    auto pending = [this, weak, id](const LoginPending &p) {
-        if (auto conn = weak.lock(); conn && !conn->closed)
-            send(*conn, proto::format_line(id, "PENDING",
-                                           {{"user_code", p.user_code},
-                                            {"verification_uri", p.verification_uri},
-                                            {"expires_in", std::to_string(p.expires_in)},
-                                            {"message", proto::sanitize(p.message)}}));
-    };
-    auto done = [this, weak, id](const TokenReply &r) {
-        auto conn = weak.lock();
-        if (!conn || conn->closed)
-            return;
-        send(*conn, r.ok ? proto::format_line(id, "OK", {{"expires", std::to_string(r.expires)}})
-                         : fail_line(id, r));
-        finish_request(conn);
-    };
-    auto wanted = [weak] {
-        auto conn = weak.lock();
-        return conn && !conn->closed;
-    };
-    broker_.login(*account, pending, done, wanted);
 }
 
 // Queue a line; write at once when nothing is pending. Sent bytes are

@@ -6,6 +6,8 @@
 
 #include "broker.hh"
 #include "config.hh"
+#include "connection.hh"
+#include "handlers.hh"
 #include "lograte.hh"
 #include "policy.hh"
 #include "protocol.hh"
@@ -22,12 +24,10 @@
 
 namespace exo {
 
-struct Connection;
-
-class Server {
+class Server : public Replier {
 public:
     Server(Broker &broker, Validator &validator, Workers &workers);
-    ~Server();
+    ~Server() override;
     // Create, chmod and chown every listen socket (as root, before the drop).
     bool bind_all(const Config &cfg, std::string &error);
     // Allow-list and limits from cfg (also on reload).
@@ -35,6 +35,12 @@ public:
     // Run until stop() (SIGTERM/SIGINT); SIGHUP calls reload.
     bool run(std::function<void()> reload, std::string &error);
     void stop() { running_ = false; }
+
+    // Replier, for the handlers.
+    void send(Connection &c, const std::string &line) override;
+    void finish_request(const std::shared_ptr<Connection> &c) override;
+    bool log_allowed(const std::string &kind) override;
+    ServerFigures figures() const override;
 
 private:
     void accept_on(int lfd);
@@ -47,19 +53,9 @@ private:
     void bad_input(Connection &c, const char *why);
     void schedule(const std::shared_ptr<Connection> &c);
     void run_ready();
-    bool log_allowed(const std::string &kind);
     void flush_log_summaries(double now);
     void on_writable(const std::shared_ptr<Connection> &c);
     void handle_line(const std::shared_ptr<Connection> &c, const std::string &line);
-    void dispatch(const std::shared_ptr<Connection> &c, const proto::Request &req);
-    void refuse(Connection &c, const proto::Request &req, const Refusal &no);
-    void cmd_token(const std::shared_ptr<Connection> &c, const proto::Request &req);
-    void cmd_invalidate(const std::shared_ptr<Connection> &c, const proto::Request &req);
-    void cmd_status(const std::shared_ptr<Connection> &c, const proto::Request &req);
-    void cmd_login(const std::shared_ptr<Connection> &c, const proto::Request &req);
-    void cmd_validate(const std::shared_ptr<Connection> &c, const proto::Request &req);
-    void send(Connection &c, const std::string &line);
-    void finish_request(const std::shared_ptr<Connection> &c);
     void close_conn(Connection &c);
     void update_events(Connection &c);
     void expire_idle();
@@ -68,6 +64,7 @@ private:
     Validator &validator_;
     Workers &workers_;
     Policy policy_;
+    Handlers handlers_;
     int max_clients_ = 256;
     int max_per_uid_ = 128;
     int idle_timeout_ = 300;
