@@ -5,6 +5,8 @@
 // token available to anyone.
 #include "broker.hh"
 
+#include "clock.hh"
+
 #include "assertion.hh"
 #include "credfile.hh"
 #include "log.hh"
@@ -16,7 +18,6 @@
 #include <fcntl.h>
 #include <random>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 namespace exo {
@@ -110,7 +111,7 @@ bool add_client_auth(const FetchInput &in, const std::string &url, FormFields &f
     p.client_id = in.cfg.client_id;
     p.audience = url;
     p.alg = in.cfg.assertion_alg == "RS256" ? SigAlg::RS256 : SigAlg::PS256;
-    p.now = (int64_t)now_seconds();
+    p.now = (int64_t)wall_now();
     std::string jwt;
     if (!build_client_assertion(in.secrets->cert, p, jwt, error))
         return false;
@@ -213,14 +214,6 @@ const char *failure_code(Outcome o)
 }
 } // namespace
 
-// Wall-clock time in seconds.
-double now_seconds()
-{
-    struct timeval tv;
-    gettimeofday(&tv, nullptr);
-    return (double)tv.tv_sec + tv.tv_usec / 1e6;
-}
-
 Broker::Broker(Workers &workers, BackoffPolicy policy) : workers_(workers), policy_(policy) {}
 Broker::~Broker() = default;
 
@@ -293,7 +286,7 @@ TokenReply Broker::reply_from_failure(const AccountState &st) const
     r.temporary = st.last_outcome != Outcome::Permanent;
     r.code = failure_code(st.last_outcome);
     r.reason = st.last_error.empty() ? "no token yet" : st.last_error;
-    double wait = st.next_attempt - now_seconds();
+    double wait = st.next_attempt - wall_now();
     r.retry_after = wait > 0 ? (int)std::ceil(wait) : 1;
     return r;
 }
@@ -321,7 +314,7 @@ void Broker::get_token(const std::string &account, TokenCallback cb)
         return cb(r);
     }
     AccountState &st = *it->second;
-    double now = now_seconds();
+    double now = wall_now();
     if (token_servable(st.times, (int64_t)now) && !st.token.empty()) {
         st.served++;
         cb(reply_from_cache(st));
@@ -371,7 +364,7 @@ void Broker::note_failure(AccountState &st, const TokenResult &r)
     double delay = r.outcome == Outcome::RateLimited
                        ? rate_limit_delay(policy_, r.retry_after, st.failures, jitter01())
                        : backoff_delay(policy_, st.failures, jitter01());
-    st.next_attempt = now_seconds() + delay;
+    st.next_attempt = wall_now() + delay;
     log_warning("account %s: %s (attempt %d failed; next in %.1f s)", st.cfg.name.c_str(),
                 st.last_error.c_str(), st.failures, delay);
 }
@@ -388,11 +381,11 @@ void Broker::finish_fetch(const std::string &name, uint64_t generation, TokenRes
     idp_requests_++;
     if (r.outcome != Outcome::Ok) {
         note_failure(st, r);
-        bool servable = token_servable(st.times, (int64_t)now_seconds()) && !st.token.empty();
+        bool servable = token_servable(st.times, (int64_t)wall_now()) && !st.token.empty();
         answer_waiters(st, servable ? reply_from_cache(st) : reply_from_failure(st));
         return;
     }
-    int64_t now = (int64_t)now_seconds();
+    int64_t now = (int64_t)wall_now();
     st.token = std::move(r.access_token);
     st.times = TokenTimes{now, now + r.expires_in};
     st.hash = short_hash(st.token.str());
@@ -415,7 +408,7 @@ bool Broker::invalidate(const std::string &account, const std::string &hash, std
         return false;
     }
     AccountState &st = *it->second;
-    double now = now_seconds();
+    double now = wall_now();
     if (st.token.empty() || !secure_equal(st.hash, hash)) {
         why = "not the current token";
         return false;
@@ -436,7 +429,7 @@ bool Broker::invalidate(const std::string &account, const std::string &hash, std
 // failures, poll device-code sign-ins.
 int Broker::tick()
 {
-    double now = now_seconds();
+    double now = wall_now();
     for (auto &[name, st] : accounts_) {
         if (st->in_flight || now < st->next_attempt)
             continue;
@@ -463,7 +456,7 @@ int Broker::tick()
 std::vector<proto::Fields> Broker::status() const
 {
     std::vector<proto::Fields> out;
-    double now = now_seconds();
+    double now = wall_now();
     for (const auto &[name, st] : accounts_) {
         const char *state = st->in_flight ? "refreshing"
                             : token_servable(st->times, (int64_t)now) && !st->token.empty() ? "valid"
@@ -515,7 +508,7 @@ void Broker::login(const std::string &account, PendingCallback pending, TokenCal
                             f.reason = proto::sanitize(r->message, 400);
                             return ls->done(f);
                         }
-                        double now = now_seconds();
+                        double now = wall_now();
                         ls->deadline = now + ls->dc.expires_in;
                         ls->next_poll = now + ls->dc.interval;
                         logins_.push_back(ls);
@@ -551,7 +544,7 @@ void Broker::login_poll(std::shared_ptr<LoginState> ls)
 void Broker::login_finish(std::shared_ptr<LoginState> ls, TokenResult r)
 {
     ls->polling = false;
-    double now = now_seconds();
+    double now = wall_now();
     bool expired = now >= ls->deadline;
     if ((r.outcome == Outcome::Pending || r.outcome == Outcome::Temporary ||
          r.outcome == Outcome::RateLimited) && !expired) {

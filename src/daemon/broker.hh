@@ -97,7 +97,4 @@ private:
     uint64_t generation_ = 0;
 };
 
-// Current time, unix seconds (a double for sub-second backoff).
-double now_seconds();
-
 } // namespace exo

@@ -61,6 +61,22 @@ static std::string fail_line(const std::string &id, const TokenReply &r)
     return proto::format_line(id, "FAIL", f);
 }
 
+// The OK line of a TOKEN (a secret: it carries the token); a routed
+// request also learns its mailbox and account.
+static Secret token_line(const std::string &id, const TokenReply &r, const MailboxRoute *route)
+{
+    proto::Fields f = {{"token", r.token.str()}, {"expires", std::to_string(r.expires)}, {"hash", r.hash}};
+    if (route) {
+        f.emplace_back("mailbox", route->mailbox);
+        f.emplace_back("account", route->account);
+    }
+    Secret line(proto::format_line(id, "OK", f));
+    for (auto &[key, value] : f)
+        if (key == "token")
+            wipe(value);
+    return line;
+}
+
 // TOKEN account=NAME [mailbox=M] | TOKEN user=LOCAL
 void Handlers::cmd_token(const std::shared_ptr<Connection> &c, const proto::Request &req)
 {
@@ -77,14 +93,7 @@ void Handlers::cmd_token(const std::shared_ptr<Connection> &c, const proto::Requ
         if (!conn || conn->closed)
             return;
         if (r.ok) {
-            proto::Fields f = {{"token", r.token.str()}, {"expires", std::to_string(r.expires)}, {"hash", r.hash}};
-            if (routed) {
-                f.emplace_back("mailbox", route.mailbox);
-                f.emplace_back("account", route.account);
-            }
-            Secret line(proto::format_line(id, "OK", f));
-            wipe(f[0].second);
-            out_.send(*conn, line.str());
+            out_.send(*conn, token_line(id, r, routed ? &route : nullptr).str());
         } else {
             out_.send(*conn, fail_line(id, r));
         }

@@ -6,6 +6,7 @@
 // never notice. The commands themselves are in handlers.cc.
 #include "server.hh"
 
+#include "clock.hh"
 #include "log.hh"
 #include "lograte.hh"
 #include "secret.hh"
@@ -32,14 +33,6 @@ constexpr double TICK_INTERVAL = 0.2;      // seconds between broker ticks
 constexpr double LOG_INTERVAL = 60.0;      // seconds per log summary of one kind
 constexpr int LOG_BURST = 5;               // lines of one kind logged per interval
 constexpr size_t LOG_KINDS = 256;          // kinds counted apart
-
-// Monotonic seconds for timers.
-double mono_now()
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 // Add fd to epoll with events.
 bool ep_add(int epfd, int fd, uint32_t events)

@@ -3,13 +3,14 @@
 // verification) runs on a worker and hands a new key map back.
 #include "validator.hh"
 
+#include "clock.hh"
+
 #include "http.hh"
 #include "log.hh"
 #include "credfile.hh"
 
 #include "usermap.hh"
 
-#include <sys/time.h>
 
 #include <algorithm>
 #include <cctype>
@@ -24,12 +25,14 @@ constexpr size_t CACHE_MAX = 10000;           // acceptances kept, and as many r
 constexpr double NEVER_RETRY = 10;            // seconds between first-fetch attempts
 constexpr double FAILED_RETRY = 60;           // seconds before a failed refresh is retried
 
-// Wall-clock seconds.
-double now_s()
+// An acceptance of the token of user, valid until expires.
+ValidateReply accepted(const std::string &user, int64_t expires)
 {
-    struct timeval tv;
-    gettimeofday(&tv, nullptr);
-    return (double)tv.tv_sec + tv.tv_usec / 1e6;
+    ValidateReply r;
+    r.ok = true;
+    r.user = user;
+    r.expires = expires;
+    return r;
 }
 
 // A refusal reply.
@@ -166,8 +169,8 @@ ValidateReply introspect_token(const Config &cfg, const Secret &secret, const Jw
         json_object_set_new(o2, "scp", json_string(""));
     if (!json_object_get(o2, policy.user_claim.c_str()) && json_object_get(o2, "username"))
         json_object_set(o2, policy.user_claim.c_str(), json_object_get(o2, "username"));
-    JwtVerdict v = jwt_check_claims(o2, policy, (int64_t)now_s());
-    return v.ok ? ValidateReply{true, false, "", "", v.user, "", v.exp} : refused("invalid_token", v.reason);
+    JwtVerdict v = jwt_check_claims(o2, policy, (int64_t)wall_now());
+    return v.ok ? accepted(v.user, v.exp) : refused("invalid_token", v.reason);
 }
 } // namespace
 
@@ -261,8 +264,8 @@ void Validator::check(const std::string &token, const std::string &hash, Validat
         return unknown_kid(token, hash, std::move(cb), may_fetch);
     if (vc_.mode == "jwt" && policy_.tenants.empty())  // never "any tenant"
         return cb(refused("idp_unavailable", "tenant id not resolved yet", true));
-    JwtVerdict v = jwt_validate(parts, key->second.get(), policy_, (int64_t)now_s());
-    ValidateReply r = v.ok ? ValidateReply{true, false, "", "", v.user, "", v.exp} : refused("invalid_token", v.reason);
+    JwtVerdict v = jwt_validate(parts, key->second.get(), policy_, (int64_t)wall_now());
+    ValidateReply r = v.ok ? accepted(v.user, v.exp) : refused("invalid_token", v.reason);
     remember(hash, r);
     cb(r);
 }
@@ -273,7 +276,7 @@ void Validator::check(const std::string &token, const std::string &hash, Validat
 // not remembered, so the next refetch window brings it in.
 void Validator::unknown_kid(const std::string &token, const std::string &hash, ValidateCallback cb, bool may_fetch)
 {
-    double now = now_s();
+    double now = wall_now();
     bool never = keys_fetched_ == 0 && now - last_attempt_ >= NEVER_RETRY;
     if (may_fetch && (never || now - last_kid_fetch_ >= vc_.kid_refetch || fetching_)) {
         if (waiters_.size() >= MAX_WAITERS)  // each holds a token of up to 16 KiB
@@ -329,7 +332,7 @@ void Validator::remember(const std::string &hash, ValidateReply &r)
     r.claim = r.user;
     if (r.ok && !user_map_.empty())
         r.user = usermap_apply(user_map_, r.user);
-    double now = now_s();
+    double now = wall_now();
     double until = r.ok ? std::min((double)r.expires, now + POSITIVE_MAX) : now + NEGATIVE_TTL;
     (r.ok ? accepted_ : refused_).put(hash, Cached{r, until});
 }
@@ -337,7 +340,7 @@ void Validator::remember(const std::string &hash, ValidateReply &r)
 // A verdict still valid for this token, or nullptr; expired ones go.
 const ValidateReply *Validator::recall(const std::string &hash)
 {
-    double now = now_s();
+    double now = wall_now();
     for (LruMap<Cached> *cache : {&accepted_, &refused_}) {
         Cached *c = cache->find(hash);
         if (c && now < c->until)
@@ -353,7 +356,7 @@ void Validator::start_fetch()
 {
     fetching_ = true;
     fetches_++;
-    last_attempt_ = now_s();
+    last_attempt_ = wall_now();
     auto cfg = cfg_;
     auto f = std::make_shared<KeyFetch>();
     f->tenant = cfg->validate.tenant;
@@ -368,7 +371,7 @@ void Validator::finish_fetch(std::shared_ptr<KeyFetch> f)
     last_fetch_ok_ = f->ok && f->tenant == vc_.tenant;
     if (last_fetch_ok_) {
         keys_ = std::move(f->keys);
-        keys_fetched_ = now_s();
+        keys_fetched_ = wall_now();
         home_tid_ = f->tid;
         pin_tenants();
         log_info("validation: %zu signing keys loaded for tenant %s (%s)", keys_.size(), vc_.tenant.c_str(),
@@ -377,7 +380,7 @@ void Validator::finish_fetch(std::shared_ptr<KeyFetch> f)
         log_warning("validation: cannot fetch signing keys: %s%s", f->ok ? "the tenant changed" : f->error.c_str(),
                     keys_.empty() ? "" : " (keeping the last good set)");
         if (keys_fetched_ > 0)
-            keys_fetched_ = now_s() - vc_.jwks_ttl + FAILED_RETRY;
+            keys_fetched_ = wall_now() - vc_.jwks_ttl + FAILED_RETRY;
     }
     std::vector<Waiter> w;
     w.swap(waiters_);
@@ -389,7 +392,7 @@ void Validator::finish_fetch(std::shared_ptr<KeyFetch> f)
 void Validator::tick()
 {
     if (vc_.enabled && vc_.mode == "jwt" && !fetching_ && keys_fetched_ > 0 &&
-        now_s() - keys_fetched_ > vc_.jwks_ttl)
+        wall_now() - keys_fetched_ > vc_.jwks_ttl)
         start_fetch();
 }
 
