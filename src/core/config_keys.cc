@@ -87,7 +87,7 @@ const KeyHandler kKeys[] = {
     {Section::Idp, "authority", false, SETTER { return parse_authority(v, p.cfg.authority, why); }},
     {Section::Idp, "ca_file", false, SETTER { return parse_path(v, kMaxLine, p.cfg.ca_file, why); }},
     {Section::Listen, "path", false,
-     SETTER { return parse_path(v, kMaxSunPath, p.listen.path, why); }},
+     SETTER { return store_socket_path(v, SocketBase::None, p.listen.path, why); }},
     {Section::Listen, "owner", true, SETTER { return parse_id(v, p.listen.owner, why); }},
     {Section::Listen, "group", true, SETTER { return parse_id(v, p.listen.group, why); }},
     {Section::Listen, "mode", false, SETTER { return parse_mode(v, p.listen.mode, why); }},

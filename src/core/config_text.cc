@@ -1,5 +1,5 @@
 // config_text.cc: the text helpers and value checks of the exoauthd.conf
-// parser (config_text.hh): trimming, UTF-8 and control-byte checks, quoting
+// parser (config_text.hh): UTF-8 and control-byte checks, quoting
 // for messages, and one parser a kind of value (numbers, modes, paths, ids,
 // tenants, scopes, URLs). Pure functions on string_views; every refusal
 // explains itself in "why", which config_keys.cc puts after "path:line:".
@@ -17,12 +17,6 @@ constexpr size_t kMaxTenant = 253;         // a DNS name
 constexpr size_t kMaxId = 32;              // a user or group name
 constexpr size_t kMaxQuoted = 64;          // bytes of a value echoed in a message
 constexpr uint64_t kMaxNumericId = 4294967294u; // (uid_t)-1 is "no id"
-
-// True for the blanks that separate things inside a line.
-bool is_blank(char c)
-{
-    return c == ' ' || c == '\t';
-}
 
 // True for C0 control bytes and DEL.
 bool is_control(unsigned char c)
@@ -53,16 +47,6 @@ size_t utf8_seq(std::string_view s, size_t i)
 } // namespace
 
 // ---- small text helpers -------------------------------------------------
-
-// s without leading and trailing blanks.
-std::string_view trim(std::string_view s)
-{
-    while (!s.empty() && is_blank(s.front()))
-        s.remove_prefix(1);
-    while (!s.empty() && is_blank(s.back()))
-        s.remove_suffix(1);
-    return s;
-}
 
 // True when s holds a control byte (tab included).
 bool has_control(std::string_view s)

@@ -1,10 +1,12 @@
 // config_text.hh: internal to the exoauthd.conf parser (config.cc,
 // config_keys.cc, config_text.cc); nothing outside src/core/config*.cc
-// includes it. Text helpers and one checker a kind of value: each returns
+// includes it. Text helpers and one checker a kind of value (trim and the
+// socket-path rule are plugconf.hh's, shared with the plugins): each returns
 // false with a reason in "why" and leaves its output alone on failure.
 #pragma once
 
 #include "config.hh"
+#include "plugconf.hh"
 
 #include <sys/types.h>
 
@@ -18,7 +20,6 @@ namespace exo::conf {
 
 constexpr size_t kMaxFile = 1024 * 1024;   // whole file, bytes
 constexpr size_t kMaxLine = 4096;          // one line without its newline
-constexpr size_t kMaxSunPath = 107;        // sizeof(sun_path) - 1
 
 // A word of the file and the value it stands for (cloud = china).
 template <typename T> struct Choice {
@@ -28,8 +29,6 @@ template <typename T> struct Choice {
 
 // ---- text helpers (config_text.cc) --------------------------------------
 
-// s without leading and trailing blanks (space, tab).
-std::string_view trim(std::string_view s);
 // True when s holds a control byte (tab included).
 bool has_control(std::string_view s);
 // True when s is well-formed UTF-8.
