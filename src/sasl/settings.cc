@@ -1,7 +1,8 @@
-// settings.cc: parsing of the exoauth_ lines of smtp.conf (settings.hh).
+// settings.cc: parsing of the exoauth_ lines of smtp.conf (settings.hh),
+// through the plugins' shared key table helpers (plugconf.hh).
 #include "settings.hh"
 
-#include "protocol.hh"
+#include "plugconf.hh"
 
 #include <sstream>
 
@@ -9,39 +10,45 @@ namespace exo::saslplug {
 
 namespace {
 
-std::string trim(const std::string &s)
+// exoauth_timeout: whole seconds.
+bool set_timeout(Settings &s, std::string_view v)
 {
-    size_t b = s.find_first_not_of(" \t\r");
-    size_t e = s.find_last_not_of(" \t\r");
-    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+    unsigned long n = 0;
+    if (!plugconf::number_in(v, 2, 1, 30, n))
+        return false;
+    s.timeout_ms = static_cast<int>(n) * 1000;
+    return true;
 }
 
-// One exoauth_ key; false with a reason.
-bool apply(const std::string &key, const std::string &value, Settings &s, std::string &why)
+const plugconf::Key<Settings> kKeys[] = {
+    {"exoauth_socket", "a path of at most 107 bytes without a \"..\" component",
+     [](Settings &s, std::string_view v) {
+         std::string why; // relative: from Postfix's queue directory
+         return store_socket_path(v, SocketBase::QueueDir, s.socket, why);
+     }},
+    {"exoauth_timeout", "1 to 30 (seconds)", set_timeout},
+};
+
+// One line of smtp.conf (its LF gone): true when it is not ours or is a
+// good "exoauth_KEY: value"; false with why.
+bool parse_line(std::string_view line, Settings &s, std::string &why)
 {
-    if (key == "exoauth_socket") {
-        if (value.empty() || value.size() > 107 || !proto::value_ok(value) || value.find("..") != std::string::npos) {
-            why = "exoauth_socket must be a path of at most 107 bytes without \"..\"";
-            return false;
-        }
-        s.socket = value;
+    if (!line.empty() && line.back() == '\r')
+        line.remove_suffix(1);
+    std::string_view t = trim(line);
+    if (t.empty() || t[0] == '#' || t.substr(0, 8) != "exoauth_")
         return true;
+    size_t colon = t.find(':');
+    if (colon == std::string_view::npos) {
+        why = "expected \"key: value\"";
+        return false;
     }
-    if (key == "exoauth_timeout") {
-        if (value.empty() || value.size() > 2 || value.find_first_not_of("0123456789") != std::string::npos ||
-            std::stoi(value) < 1 || std::stoi(value) > 30) {
-            why = "exoauth_timeout must be 1 to 30 (seconds)";
-            return false;
-        }
-        s.timeout_ms = std::stoi(value) * 1000;
-        return true;
-    }
-    why = "unknown key " + proto::sanitize(key, 64) + " (known: exoauth_socket, exoauth_timeout)";
-    return false;
+    return plugconf::apply(kKeys, trim(t.substr(0, colon)), trim(t.substr(colon + 1)), s, why);
 }
 
 } // namespace
 
+// Parses smtp.conf's text line by line; out changes only when all is good.
 bool parse_settings(const std::string &text, Settings &out, std::string &error)
 {
     if (text.size() > 65536) {
@@ -50,20 +57,12 @@ bool parse_settings(const std::string &text, Settings &out, std::string &error)
     }
     Settings s = out;
     std::istringstream in(text);
-    std::string line;
+    std::string line, why;
     for (int n = 1; std::getline(in, line); n++) {
-        std::string t = trim(line);
-        if (t.empty() || t[0] == '#' || t.compare(0, 8, "exoauth_") != 0)
-            continue;
-        size_t colon = t.find(':');
-        std::string why;
-        if (colon == std::string::npos) {
-            why = "expected \"key: value\"";
-        } else if (apply(trim(t.substr(0, colon)), trim(t.substr(colon + 1)), s, why)) {
-            continue;
+        if (!parse_line(line, s, why)) {
+            error = "line " + std::to_string(n) + ": " + why;
+            return false;
         }
-        error = "line " + std::to_string(n) + ": " + why;
-        return false;
     }
     out = s;
     return true;

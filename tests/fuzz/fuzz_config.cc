@@ -1,8 +1,8 @@
 // fuzz_config.cc: libFuzzer target for the exoauthd.conf parser
-// (src/core/config.cc). Feeds arbitrary bytes to config_parse and, when a
+// (src/core/config*.cc). Feeds arbitrary bytes to config_parse and, when a
 // file is accepted, checks the invariants the daemon relies on: sockets,
 // an authority, and well-formed accounts. Seeds: tests/fuzz/corpus/config/.
-// fuzz-sources: src/core/config.cc
+// fuzz-sources: src/core/config.cc src/core/config_keys.cc src/core/config_text.cc src/core/plugconf.cc src/core/protocol.cc src/core/credfile.cc src/core/secret.cc src/core/crypto.cc src/core/base64.cc
 
 #include <cstddef>
 #include <cstdint>
@@ -18,7 +18,8 @@ static void check_invariants(const exo::Config &cfg)
     if (cfg.listens.empty() || cfg.authority.rfind("https://", 0) != 0)
         abort();
     for (const auto &l : cfg.listens)
-        if (l.path.empty() || l.path[0] != '/' || l.path.size() > 107 || l.mode > 0777)
+        if (l.path.empty() || l.path[0] != '/' || l.path.size() > 107 || l.mode > 0777 ||
+            (l.path + "/").find("/../") != std::string::npos)
             abort();
     for (const auto &a : cfg.accounts) {
         if (a.tenant.empty() || a.client_id.size() != 36 || a.scope.empty())

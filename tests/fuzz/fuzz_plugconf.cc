@@ -1,13 +1,22 @@
 // fuzz_plugconf.cc: libFuzzer target for the plugins' configuration parsers:
 // the Dovecot passdb's args line and the SASL plugin's smtp.conf lines (the
 // first byte picks one). Refused input must leave the defaults untouched;
-// accepted values must stay in their documented ranges.
-// fuzz-sources: src/dovecot/args.cc src/sasl/settings.cc src/core/protocol.cc src/core/secret.cc src/core/crypto.cc src/core/base64.cc
+// accepted values must stay in their documented ranges, and a socket path
+// keeps the one rule (at most 107 bytes, no ".." component).
+// fuzz-sources: src/dovecot/args.cc src/sasl/settings.cc src/core/plugconf.cc src/core/protocol.cc src/core/secret.cc src/core/crypto.cc src/core/base64.cc
 #include "args.hh"
 #include "settings.hh"
 
 #include <cstdint>
 #include <cstdlib>
+#include <string>
+
+// True when path is longer than a socket path may be or has a ".." component.
+static bool bad_socket(const std::string &path)
+{
+    std::string wrapped = "/" + path + "/";
+    return path.empty() || path.size() > 107 || wrapped.find("/../") != std::string::npos;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -17,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (data[0] & 1) {
         exo::dovecot::PluginArgs a;
         bool ok = exo::dovecot::parse_args(in, a, error);
-        if (a.timeout_ms < 100 || a.timeout_ms > 60000 || a.socket.empty() || a.socket[0] != '/')
+        if (a.timeout_ms < 100 || a.timeout_ms > 60000 || bad_socket(a.socket) || a.socket[0] != '/')
             abort();
         if (!ok && (a.timeout_ms != 5000 || a.socket != "/run/exoauth/exoauthd.sock"))
             abort();
@@ -25,8 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         exo::saslplug::Settings s;
         bool ok = exo::saslplug::parse_settings(in, s, error);
-        if (s.timeout_ms < 1000 || s.timeout_ms > 30000 || s.socket.empty() ||
-            s.socket.find("..") != std::string::npos)
+        if (s.timeout_ms < 1000 || s.timeout_ms > 30000 || bad_socket(s.socket))
             abort();
         if (!ok && (s.timeout_ms != 5000 || s.socket != "exoauth/exoauthd.sock"))
             abort();

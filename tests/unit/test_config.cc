@@ -405,6 +405,8 @@ const BadCase kBad[] = {
     {"[listen a]\nmode = 0660\n", 1, "missing \"path\" in [listen a]"},
     {"[listen a]\npath = x.sock\n", 2, "expected an absolute path"},
     {"[listen a]\npath = /" + std::string(107, 'p') + "\n", 2, "longer than 107 bytes"},
+    {"[listen a]\npath = /run/../x.sock\n", 2, "\"..\" is not allowed as a path component"},
+    {"[listen a]\npath = /run/exoauth/..\n", 2, "\"..\" is not allowed"},
     {"[listen a]\npath = /x\nmode = 0778\n", 3, "expected an octal mode from 0000 to 0777"},
     {"[listen a]\npath = /x\nmode = 01777\n", 3, "expected an octal mode"},
     {"[listen a]\npath = /x\nmode = rw\n", 3, "expected an octal mode"},

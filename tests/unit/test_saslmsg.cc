@@ -124,15 +124,21 @@ static void test_settings(void **)
                                          "exoauth_timeout: 3\r\n", s, e));
     assert_string_equal(s.socket.c_str(), "/s/x.sock");
     assert_int_equal(s.timeout_ms, 3000);
-    struct Row { const char *text; const char *why; } rows[] = {
+    assert_true(saslplug::parse_settings("exoauth_socket: exoauth/a..b.sock\n", s, e));  // a name, not ".."
+    assert_string_equal(s.socket.c_str(), "exoauth/a..b.sock");
+    struct Row { std::string text; const char *why; } rows[] = {
         {"exoauth_socket relative\n", "line 1: expected \"key: value\""},
         {"x: y\nexoauth_socket: ../x.sock\n", "line 2: exoauth_socket must be"},
         {"exoauth_socket: \n", "line 1: exoauth_socket must be"},
+        {"exoauth_socket: exoauth/../x.sock\n", "line 1: exoauth_socket must be"},
+        {"exoauth_socket: /run/..\n", "line 1: exoauth_socket must be"},
+        {"exoauth_socket: " + std::string(108, 'a') + "\n", "line 1: exoauth_socket must be"},
+        {"exoauth_socket: /x\x01\n", "line 1: exoauth_socket must be"},
         {"exoauth_timeout: 0\n", "line 1: exoauth_timeout must be 1 to 30"},
         {"exoauth_timeout: 31\n", "line 1: exoauth_timeout must be 1 to 30"},
         {"exoauth_timeout: 1s\n", "line 1: exoauth_timeout must be 1 to 30"},
         {"exoauth_timeout: 999\n", "line 1: exoauth_timeout must be 1 to 30"},
-        {"exoauth_sockett: /x\n", "line 1: unknown key exoauth_sockett"},
+        {"exoauth_sockett: /x\n", "line 1: unknown key \"exoauth_sockett\" (known: exoauth_socket, exoauth_timeout)"},
     };
     for (const Row &r : rows) {
         saslplug::Settings keep;
