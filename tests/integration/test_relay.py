@@ -171,7 +171,7 @@ def test_exoauthd_down_defers_then_everything_goes_out_once(tmp_root, fresh_idp,
     up, site, tag = relaying(tmp_root, fresh_idp, env, first=5)
     site.daemon.stop()
     site.submit([message(i, tag) for i in range(5, 10)])
-    deferred(site, 1)
+    deferred(site, 5)  # all five: a flush before the last deferral would not retry it
     assert "exoauthd unavailable" in site.postfix.log_text()
     assert len(up.message_files()) == 5
     site.daemon.start()
