@@ -269,6 +269,14 @@ namespace {
 constexpr size_t KEEP_CAPACITY = 4096;  // bytes an idle buffer may keep
 } // namespace
 
+// See protocol.hh: by name, never by position.
+void wipe_value(Fields &f, std::string_view key)
+{
+    for (auto &[k, v] : f)
+        if (k == key)
+            exo::wipe(v);
+}
+
 // See protocol.hh: grow by hand so the old storage is wiped first.
 void append_wiping(std::string &s, const char *data, size_t n)
 {

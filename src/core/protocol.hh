@@ -55,6 +55,9 @@ Parse parse_request(std::string_view line, Request &out, std::string &error);
 // Parse one response line (client side). False with a reason.
 bool parse_response(std::string_view line, Response &out, std::string &error);
 
+// Wipe the value of key wherever it appears in f (a token, say).
+void wipe_value(Fields &f, std::string_view key);
+
 // A value is safe on the wire if it has no byte below 0x20 and no 0x7f.
 bool value_ok(std::string_view v);
 // Make free text (log reasons, IdP messages) wire safe: control bytes become

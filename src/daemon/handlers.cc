@@ -71,9 +71,7 @@ static Secret token_line(const std::string &id, const TokenReply &r, const Mailb
         f.emplace_back("account", route->account);
     }
     Secret line(proto::format_line(id, "OK", f));
-    for (auto &[key, value] : f)
-        if (key == "token")
-            wipe(value);
+    proto::wipe_value(f, "token");
     return line;
 }
 

@@ -120,7 +120,7 @@ int fetch_token(Exchange &x, std::string &token, std::string &why)
     }
     token = *r.get("token");
     x.hash = *r.get("hash");
-    wipe(r.fields[0].second);
+    proto::wipe_value(r.fields, "token");
     return SASL_OK;
 }
 
