@@ -1,7 +1,7 @@
 // fuzz_base64.cc: libFuzzer target for the strict base64 and base64url
 // decoders: whatever they accept must re-encode to exactly the input, and
 // every byte string must survive an encode/decode round trip.
-// fuzz-sources: src/core/base64.cc
+// fuzz-sources: src/plug/base64.cc
 #include "base64.hh"
 
 #include <cstdint>

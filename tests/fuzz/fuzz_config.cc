@@ -2,7 +2,7 @@
 // (src/core/config*.cc). Feeds arbitrary bytes to config_parse and, when a
 // file is accepted, checks the invariants the daemon relies on: sockets,
 // an authority, and well-formed accounts. Seeds: tests/fuzz/corpus/config/.
-// fuzz-sources: src/core/config.cc src/core/config_keys.cc src/core/config_text.cc src/core/plugconf.cc src/core/protocol.cc src/core/credfile.cc src/core/secret.cc src/core/crypto.cc src/core/base64.cc
+// fuzz-sources: src/core/config.cc src/core/config_keys.cc src/core/config_text.cc src/plug/plugconf.cc src/plug/protocol.cc src/core/credfile.cc src/plug/secret.cc src/plug/crypto.cc src/plug/base64.cc
 
 #include <cstddef>
 #include <cstdint>

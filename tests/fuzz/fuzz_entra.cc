@@ -2,7 +2,7 @@
 // are the body of a 200, a 400 and a 503 from the token endpoint and of a
 // device-code answer, and a JSON document. Messages must stay one bounded
 // line, and a success must carry a usable token.
-// fuzz-sources: src/core/entra.cc src/core/json.cc src/core/http.cc src/core/secret.cc src/core/crypto.cc src/core/base64.cc src/core/protocol.cc
+// fuzz-sources: src/core/entra.cc src/plug/json.cc src/core/http.cc src/plug/secret.cc src/plug/crypto.cc src/plug/base64.cc src/plug/protocol.cc
 #include "entra.hh"
 #include "json.hh"
 

@@ -2,7 +2,7 @@
 // JWKS parser: any bytes as a token (checked with a fixed RSA key and a
 // fixed policy) and as a JWKS document. Nothing may be accepted without the
 // key's signature, and nothing may crash.
-// fuzz-sources: src/core/jwt.cc src/core/json.cc src/core/base64.cc src/core/crypto.cc src/core/secret.cc
+// fuzz-sources: src/core/jwt.cc src/plug/json.cc src/plug/base64.cc src/plug/crypto.cc src/plug/secret.cc
 #include "jwt.hh"
 
 #include <cstdint>

@@ -3,7 +3,7 @@
 // first byte picks one). Refused input must leave the defaults untouched;
 // accepted values must stay in their documented ranges, and a socket path
 // keeps the one rule (at most 107 bytes, no ".." component).
-// fuzz-sources: src/dovecot/args.cc src/sasl/settings.cc src/core/plugconf.cc src/core/protocol.cc src/core/secret.cc src/core/crypto.cc src/core/base64.cc
+// fuzz-sources: src/dovecot/args.cc src/sasl/settings.cc src/plug/plugconf.cc src/plug/protocol.cc src/plug/secret.cc src/plug/crypto.cc src/plug/base64.cc
 #include "args.hh"
 #include "settings.hh"
 

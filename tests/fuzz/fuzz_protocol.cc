@@ -1,7 +1,7 @@
 // fuzz_protocol.cc: libFuzzer target for the exoauthd protocol codec: bytes
 // go through LineBuffer, then parse_request and parse_response. A request
 // that parses must survive format_line and parse again unchanged.
-// fuzz-sources: src/core/protocol.cc src/core/secret.cc src/core/crypto.cc src/core/base64.cc
+// fuzz-sources: src/plug/protocol.cc src/plug/secret.cc src/plug/crypto.cc src/plug/base64.cc
 #include "protocol.hh"
 
 #include <cstdint>

@@ -2,7 +2,7 @@
 // [validate] and mailbox_map (the first byte picks one). An accepted map
 // must answer look-ups consistently and hold no control bytes; a route the
 // mailbox map gives must be one it allows.
-// fuzz-sources: src/core/usermap.cc src/core/credfile.cc src/core/protocol.cc src/core/secret.cc src/core/crypto.cc src/core/base64.cc
+// fuzz-sources: src/core/usermap.cc src/core/credfile.cc src/plug/protocol.cc src/plug/secret.cc src/plug/crypto.cc src/plug/base64.cc
 #include "protocol.hh"
 #include "usermap.hh"
 

@@ -1,5 +1,5 @@
 // test_base64.cc: cmocka tables for base64 and base64url
-// (src/core/base64.cc): RFC 4648 vectors both ways, and every kind of
+// (src/plug/base64.cc): RFC 4648 vectors both ways, and every kind of
 // non-canonical input refused by the strict decoders.
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 // test_crypto.cc: cmocka tests of the OpenSSL layer and the client
-// assertion (src/core/crypto.cc, assertion.cc): credential loading and its
+// assertion (src/plug/crypto.cc, src/core/assertion.cc): credential loading and its
 // refusals, RS256/PS256 sign and verify, thumbprints computed independently,
 // and an assertion whose header, claims and signature are checked.
 #include <setjmp.h>

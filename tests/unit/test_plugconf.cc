@@ -1,5 +1,5 @@
 // test_plugconf.cc: cmocka tables for what every settings parser shares
-// (src/core/plugconf.cc): the one socket-path rule with both bases, trim,
+// (src/plug/plugconf.cc): the one socket-path rule with both bases, trim,
 // bounded numbers, and the key-table helper (unknown keys, refused values
 // leave the settings alone).
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 // test_protocol.cc: cmocka tables for the exoauthd protocol codec
-// (src/core/protocol.cc): request and response parsing with every class of
+// (src/plug/protocol.cc): request and response parsing with every class of
 // bad input, formatting and sanitising, the VERSION line, and the line
 // buffer's limits.
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 // test_saslmsg.cc: golden bytes of the XOAUTH2 and OAUTHBEARER messages
-// (src/core/saslmsg.cc), the server error challenge parser, and the client
+// (src/plug/saslmsg.cc), the server error challenge parser, and the client
 // message parsers with their refusals; plus the SASL plugin's smtp.conf
 // settings parser (src/sasl/settings.cc).
 #include <setjmp.h>
