@@ -26,6 +26,14 @@ bool connect_daemon(const Options &opts, Client &client, std::string &error);
 
 int cmd_doctor(const Options &opts);
 
+// How exoauthd's accounts are doing, as exoauthctl status's exit status.
+enum class Health { Ok = 0, Soon = 1, Broken = 2 };
+enum class StatusFormat { Table, Json, Nagios };
+int cmd_status(const Options &opts, StatusFormat format);
+
+// A unix time as local "YYYY-mm-dd HH:MM:SS (in N min)", "-" if not one.
+std::string when(const std::string &unix_s);
+
 // The user the packages create and run exoauthd as (debian/exoauth.postinst,
 // User= of the unit), used when the config has no "user =".
 constexpr const char PACKAGE_USER[] = "exoauth";

@@ -58,6 +58,20 @@ bool connect_daemon(const Options &opts, Client &client, std::string &error)
     return false;
 }
 
+// See ctl.hh.
+std::string when(const std::string &unix_s)
+{
+    char *end = nullptr;
+    long long t = strtoll(unix_s.c_str(), &end, 10);
+    if (!end || *end || t <= 0)
+        return "-";
+    time_t tt = (time_t)t;
+    char buf[64];
+    strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", localtime(&tt));
+    long long mins = (t - (long long)time(nullptr)) / 60;
+    return std::string(buf) + " (in " + std::to_string(mins) + " min)";
+}
+
 namespace {
 
 // Print usage to f.
@@ -65,7 +79,8 @@ void usage(FILE *f)
 {
     fprintf(f, "usage: exoauthctl [-c config] [-s socket] COMMAND\n"
                "commands:\n"
-               "  status              what exoauthd is doing, per account\n"
+               "  status [--json|--nagios]  what exoauthd is doing, per account; exit 0 all well,\n"
+               "                      1 needs a human soon, 2 broken now\n"
                "  token ACCOUNT [--show]  get a token: expiry and hash (--show prints it)\n"
                "  login ACCOUNT       sign a delegated account in (device code)\n"
                "  validate            check a client token read from standard input\n"
@@ -80,19 +95,6 @@ std::string field(const proto::Response &r, const char *key)
     return v ? *v : "-";
 }
 
-// A unix time as local "YYYY-mm-dd HH:MM:SS" (and minutes from now).
-std::string when(const std::string &unix_s)
-{
-    char *end = nullptr;
-    long long t = strtoll(unix_s.c_str(), &end, 10);
-    if (!end || *end || t <= 0)
-        return "-";
-    time_t tt = (time_t)t;
-    char buf[64];
-    strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", localtime(&tt));
-    long long mins = (t - (long long)time(nullptr)) / 60;
-    return std::string(buf) + " (in " + std::to_string(mins) + " min)";
-}
 
 // Send one request and wait for its final answer; prints errors.
 bool request(const Options &opts, proto::Request req, proto::Response &resp,
@@ -123,31 +125,6 @@ int cmd_ping(const Options &opts)
         return 1;
     printf("exoauthd answers on %s\n", socket_path(opts).c_str());
     return r.status == "OK" ? 0 : report_failure(r);
-}
-
-// exoauthctl status
-int cmd_status(const Options &opts)
-{
-    proto::Response r;
-    std::vector<proto::Response> accounts;
-    if (!request(opts, {"1", "STATUS", {}}, r, &accounts))
-        return 1;
-    if (r.status != "OK")
-        return report_failure(r);
-    printf("exoauthd %s, up %s s, %s connections, %s requests, %s IdP requests\n",
-           field(r, "version").c_str(), field(r, "uptime").c_str(), field(r, "connections").c_str(),
-           field(r, "requests").c_str(), field(r, "idp_requests").c_str());
-    printf("%-20s %-18s %-10s %-12s %-8s %-8s %s\n", "ACCOUNT", "GRANT", "STATE", "TOKEN",
-           "IDP", "SERVED", "EXPIRES / LAST ERROR");
-    for (const auto &a : accounts) {
-        std::string last = field(a, "last_error");
-        printf("%-20s %-18s %-10s %-12s %-8s %-8s %s%s%s\n", field(a, "name").c_str(),
-               field(a, "grant").c_str(), field(a, "state").c_str(), field(a, "hash").c_str(),
-               field(a, "idp_requests").c_str(), field(a, "served").c_str(),
-               when(field(a, "expires")).c_str(), last.empty() || last == "-" ? "" : " / ",
-               last == "-" ? "" : last.c_str());
-    }
-    return 0;
 }
 
 // exoauthctl token ACCOUNT [--show]
@@ -259,8 +236,16 @@ int main(int argc, char **argv)
     if (i + 2 < argc && strcmp(argv[i + 2], "--show") == 0)
         opts.show_token = true;
     (void)set_file_owner("", error); // before any config is read
-    if (cmd == "status")
-        return cmd_status(opts);
+    if (cmd == "status") {
+        std::string how = i + 1 < argc ? argv[i + 1] : "";
+        StatusFormat format = how == "--json" ? StatusFormat::Json : how == "--nagios" ? StatusFormat::Nagios
+                                                                                      : StatusFormat::Table;
+        if (!how.empty() && format == StatusFormat::Table) {
+            usage(stderr);
+            return 3;
+        }
+        return cmd_status(opts, format);
+    }
     if (cmd == "ping")
         return cmd_ping(opts);
     if (cmd == "doctor")

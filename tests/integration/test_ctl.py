@@ -1,9 +1,12 @@
 # test_ctl.py: exoauthctl against a running exoauthd and the fake IdP:
-# status, token (hash only unless --show), doctor's verdicts, and exoauthd's
-# refusal of a bad configuration with file, line and reason.
+# status (table, --json, --nagios and its exit status), token (hash only
+# unless --show), doctor's verdicts, and exoauthd's refusal of a bad
+# configuration with file, line and reason.
+import json
 import os
 import pwd
 import subprocess
+import time
 
 import pytest
 
@@ -34,6 +37,48 @@ def test_status_lists_accounts(daemon):
     out = daemon.ctl("status")
     assert out.returncode == 0, out.stderr
     assert "app" in out.stdout and "valid" in out.stdout and "client_credentials" in out.stdout
+    assert "all well" in out.stdout
+
+
+def test_status_json_and_nagios_when_all_is_well(daemon):
+    s, f = daemon.token()
+    out = daemon.ctl("status", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["health"] == "ok" and doc["problems"] == []
+    (acct,) = doc["accounts"]
+    assert acct["name"] == "app" and acct["state"] == "valid" and acct["hash"] == f["hash"]
+    assert isinstance(acct["expires"], int) and f["token"] not in out.stdout
+    out = daemon.ctl("status", "--nagios")
+    assert out.returncode == 0
+    assert out.stdout.startswith("EXOAUTH OK - 1 accounts, all well | accounts=1 valid=1 problems=0"), out.stdout
+
+
+def test_status_says_broken_when_exoauthd_is_down(daemon):
+    daemon.stop()
+    for how, want in (("--nagios", "EXOAUTH CRITICAL - exoauthd does not answer"), ("--json", '"critical"')):
+        out = daemon.ctl("status", how)
+        assert out.returncode == 2 and want in out.stdout, (how, out.stdout)
+    assert daemon.ctl("status").returncode == 2
+    assert daemon.ctl("status", "--bogus").returncode == 3
+
+
+def test_status_says_broken_when_an_account_has_no_token(tmp_root, fresh_idp, daemons):
+    fresh_idp.fault(endpoint="token", mode="entra_error", aadsts=700027, status=401)
+    dm = cert_daemon(tmp_root, fresh_idp, "44444444-2222-3333-4444-000000000002")
+    daemons.append(dm)
+    deadline = time.monotonic() + 20
+    while True:  # the first token request fails at start; wait until status shows it
+        out = dm.ctl("status", "--nagios")
+        if out.returncode != 0:
+            break
+        assert time.monotonic() < deadline, out.stdout
+        time.sleep(0.2)  # polls exoauthd's state, bounded by the deadline
+    # a permanent IdP error is backed off too: no token, so broken now
+    assert out.returncode == 2 and out.stdout.startswith("EXOAUTH CRITICAL - app "), out.stdout
+    assert "AADSTS700027" in out.stdout and "upload this certificate" in out.stdout
+    table = dm.ctl("status")
+    assert table.returncode == 2 and "broken now:" in table.stdout and "  app " in table.stdout
 
 
 def test_doctor_all_ok(daemon):
