@@ -109,7 +109,7 @@ void Handlers::cmd_invalidate(const std::shared_ptr<Connection> &c, const proto:
         return;
     }
     Refusal no;
-    if (!policy_.invalidate_allowed(c->rights, c->peer, req, no))
+    if (!policy_.account_arg_allowed(c->rights, c->peer, req, no))
         return refuse(*c, req, no);
     std::string why;
     bool dropped = broker_.invalidate(*account, *hash, why);
@@ -186,6 +186,9 @@ void Handlers::cmd_login(const std::shared_ptr<Connection> &c, const proto::Requ
         out_.send(*c, proto::format_line(req.id, "ERROR", {{"reason", "missing account"}}));
         return;
     }
+    Refusal no;
+    if (!policy_.account_arg_allowed(c->rights, c->peer, req, no))
+        return refuse(*c, req, no);
     c->in_flight++;
     std::weak_ptr<Connection> weak = c;
     std::string id = req.id;

@@ -248,11 +248,13 @@ Rights Policy::rights(const PeerCred &p) const
     r.commands = CMD_PING;
     if (p.uid == 0 || p.uid == geteuid()) {
         r.commands = CMD_ALL;
-        r.unrestricted = r.by_account = r.by_user = r.all_accounts = true;
+        r.unrestricted = r.admin = r.by_account = r.by_user = r.all_accounts = true;
         return r;
     }
-    if (admins_.count(p.uid))
+    if (admins_.count(p.uid)) {
         r.commands |= CMD_LOGIN | CMD_STATUS;
+        r.admin = true;
+    }
     for (const auto &rule : rules_)
         if (matches(rule, p))
             add_rights(r, rule.rights);
@@ -338,11 +340,13 @@ bool Policy::token_route(const Rights &r, const PeerCred &p, const proto::Reques
     return account_ok(r, p, req, route.account, no);
 }
 
-// INVALIDATE names an account: the peer must be allowed to use it.
-bool Policy::invalidate_allowed(const Rights &r, const PeerCred &p, const proto::Request &req, Refusal &no) const
+// INVALIDATE and LOGIN name an account: the peer must be allowed to use it.
+bool Policy::account_arg_allowed(const Rights &r, const PeerCred &p, const proto::Request &req, Refusal &no) const
 {
     const std::string *account = req.arg("account");
-    return !account || account_ok(r, p, req, *account, no);
+    if (!account || (req.command == "LOGIN" && r.admin))
+        return true;
+    return account_ok(r, p, req, *account, no);
 }
 
 // True when the name a client logged in with names the token's user: the

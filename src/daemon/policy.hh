@@ -47,6 +47,7 @@ struct Rights {
     bool by_user = false;           // TOKEN user=LOCAL (routed by mailbox_map)
     bool all_accounts = false;      // accounts = *
     bool unrestricted = false;      // root or exoauthd itself: no rule applies
+    bool admin = false;             // admin_users: LOGIN on any account
     std::set<std::string> accounts; // otherwise only these
 };
 
@@ -79,8 +80,9 @@ public:
     // Which account serves a TOKEN, as which mailbox.
     bool token_route(const Rights &r, const PeerCred &p, const proto::Request &req, MailboxRoute &route,
                      Refusal &no) const;
-    // May INVALIDATE name this account?
-    bool invalidate_allowed(const Rights &r, const PeerCred &p, const proto::Request &req, Refusal &no) const;
+    // May INVALIDATE (or LOGIN) name this account? LOGIN on any account is
+    // for root and admin_users; a [peer] that lists LOGIN gets its accounts.
+    bool account_arg_allowed(const Rights &r, const PeerCred &p, const proto::Request &req, Refusal &no) const;
     // Does the login name a client gave belong to the token's user?
     static bool login_matches(const std::string &login, const ValidateReply &r);
     // For the start log: what the rules grant, in words.

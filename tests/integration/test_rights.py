@@ -147,3 +147,14 @@ def test_reload_takes_rights_away_from_open_connections(tmp_root, fresh_idp, dae
             break
     assert refused((s, f)), f
     assert c.request("s", "STATUS")[0] == "OK"
+
+
+def test_login_through_a_peer_section_is_kept_to_its_accounts(tmp_root, fresh_idp, daemons, accounts):
+    text = "[peer helpdesk]\nusers = daemon\ncommands = LOGIN\naccounts = imap\n"
+    d = start(tmp_root, fresh_idp, daemons, accounts + text, "")
+    s, f = ask(d, "daemon", "LOGIN", account="relay")
+    assert refused((s, f)) and "account relay" in f["reason"], f
+    # imap is allowed: the request gets past the rights (and fails later:
+    # it is an app-only account, not a delegated one)
+    s, f = ask(d, "daemon", "LOGIN", account="imap")
+    assert f.get("code") != "not_allowed", f
