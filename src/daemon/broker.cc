@@ -217,31 +217,41 @@ const char *failure_code(Outcome o)
 Broker::Broker(Workers &workers, BackoffPolicy policy) : workers_(workers), policy_(policy) {}
 Broker::~Broker() = default;
 
-// (Re)load accounts; unchanged ones keep their cache and refresh token.
-bool Broker::configure(const Config &cfg, std::string &error)
+// Load every account of cfg (credentials, refresh tokens of new ones)
+// without touching the running ones: a failure leaves them as they were.
+bool Broker::stage(const Config &cfg, TokenStore &store, std::vector<Staged> &out, std::string &error) const
 {
-    auto store = std::make_shared<TokenStore>(cfg.state_dir);
-    if (!store->open(error))
-        return false;
-    std::map<std::string, std::unique_ptr<AccountState>, std::less<>> next;
     for (const AccountConfig &a : cfg.accounts) {
-        auto st = std::make_unique<AccountState>();
-        if (!load_secrets(a, st->secrets, error))
+        Staged s{a.name, std::make_unique<AccountState>(), false};
+        if (!load_secrets(a, s.st->secrets, error))
             return false;
-        st->cfg = a;
+        s.st->cfg = a;
         auto old = accounts_.find(a.name);
-        if (old != accounts_.end() && same_account(old->second->cfg, a)) {
-            old->second->cfg = a;
-            old->second->secrets = st->secrets;
-            next[a.name] = std::move(old->second);
-            continue;
-        }
-        if (a.grant == Grant::RefreshToken && !store->load(a.name, st->refresh_token, error) &&
+        s.keep = old != accounts_.end() && old->second && same_account(old->second->cfg, a);
+        if (!s.keep && a.grant == Grant::RefreshToken && !store.load(a.name, s.st->refresh_token, error) &&
             !error.empty())
             return false;
         error.clear();
-        st->generation = ++generation_;
-        next[a.name] = std::move(st);
+        out.push_back(std::move(s));
+    }
+    return true;
+}
+
+// Make the staged accounts the running ones; unchanged ones keep their
+// cache and refresh token, changed and removed ones answer their waiters.
+void Broker::commit(std::vector<Staged> &staged)
+{
+    std::map<std::string, std::unique_ptr<AccountState>, std::less<>> next;
+    for (auto &s : staged) {
+        auto old = s.keep ? accounts_.find(s.name) : accounts_.end();
+        if (old != accounts_.end()) {
+            old->second->cfg = s.st->cfg;
+            old->second->secrets = s.st->secrets;
+            next[s.name] = std::move(old->second);
+            continue;
+        }
+        s.st->generation = ++generation_;
+        next[s.name] = std::move(s.st);
     }
     for (auto &[name, st] : accounts_) {
         if (!st)
@@ -253,6 +263,16 @@ bool Broker::configure(const Config &cfg, std::string &error)
         answer_waiters(*st, r);
     }
     accounts_ = std::move(next);
+}
+
+// (Re)load accounts: all of cfg or, on any failure, none of it.
+bool Broker::configure(const Config &cfg, std::string &error)
+{
+    auto store = std::make_shared<TokenStore>(cfg.state_dir);
+    std::vector<Staged> staged;
+    if (!store->open(error) || !stage(cfg, *store, staged, error))
+        return false;
+    commit(staged);
     cfg_ = std::make_shared<const Config>(cfg);
     store_ = store;
     return true;

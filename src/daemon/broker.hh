@@ -77,6 +77,15 @@ public:
     uint64_t idp_requests() const { return idp_requests_; }
 
 private:
+    // One account of a configuration being loaded: its new state, or
+    // keep=true to carry over the running one (same identity).
+    struct Staged {
+        std::string name;
+        std::unique_ptr<AccountState> st;
+        bool keep = false;
+    };
+    bool stage(const Config &cfg, TokenStore &store, std::vector<Staged> &out, std::string &error) const;
+    void commit(std::vector<Staged> &staged);
     struct LoginState;
     void start_fetch(AccountState &st);
     void finish_fetch(const std::string &name, uint64_t generation, TokenResult r);

@@ -135,8 +135,10 @@ void reload(const std::string &path, exo::Broker &broker, exo::Validator &valida
     std::string error;
     if (!load(path, cfg))
         return log_error("reload refused; still running on the previous configuration");
-    if (!broker.configure(cfg, error) || !server.configure(cfg, error))
+    exo::Policy policy;  // resolved first: a reload is all or nothing
+    if (!policy.configure(cfg, error) || !broker.configure(cfg, error))
         return log_error("reload refused: %s", error.c_str());
+    server.configure(cfg, std::move(policy));
     validator.configure(cfg);
     broker.warm();
     log_info("configuration reloaded (listen sockets change only on restart)");
@@ -164,10 +166,12 @@ int run(const Options &opts)
     exo::Broker broker(workers);
     exo::Validator validator(workers);
     exo::Server server(broker, validator, workers);
-    if (!broker.configure(cfg, error) || !server.configure(cfg, error)) {
+    exo::Policy policy;
+    if (!policy.configure(cfg, error) || !broker.configure(cfg, error)) {
         log_error("%s", error.c_str());
         return 1;
     }
+    server.configure(cfg, std::move(policy));
     validator.configure(cfg);
     if (opts.check_only) {
         printf("%s: configuration and credentials OK\n", opts.config.c_str());

@@ -96,17 +96,15 @@ bool Server::bind_all(const Config &cfg, std::string &error)
 }
 
 // Take the allow-list and limits from a (re)loaded configuration.
-bool Server::configure(const Config &cfg, std::string &error)
+void Server::configure(const Config &cfg, Policy &&policy)
 {
-    if (!policy_.configure(cfg, error))
-        return false;
+    policy_ = std::move(policy);
     for (const auto &line : policy_.describe())
         log_info("rights: %s", line.c_str());
     max_clients_ = cfg.max_clients;
     max_per_uid_ = cfg.max_clients_per_uid ? cfg.max_clients_per_uid : std::max(1, cfg.max_clients / 2);
     idle_timeout_ = cfg.idle_timeout;
     recheck_peers();
-    return true;
 }
 
 // Connections this uid holds now.

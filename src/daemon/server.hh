@@ -30,8 +30,10 @@ public:
     ~Server() override;
     // Create, chmod and chown every listen socket (as root, before the drop).
     bool bind_all(const Config &cfg, std::string &error);
-    // Allow-list and limits from cfg (also on reload).
-    bool configure(const Config &cfg, std::string &error);
+    // Limits from cfg and a policy already resolved from it (also on reload:
+    // open connections get the new rights, or are closed). Cannot fail, so
+    // a reload commits only after everything else has loaded.
+    void configure(const Config &cfg, Policy &&policy);
     // Run until stop() (SIGTERM/SIGINT); SIGHUP calls reload.
     bool run(std::function<void()> reload, std::string &error);
     void stop() { running_ = false; }
