@@ -277,8 +277,9 @@ void Validator::check(const std::string &token, const std::string &hash, Validat
 void Validator::unknown_kid(const std::string &token, const std::string &hash, ValidateCallback cb, bool may_fetch)
 {
     double now = wall_now();
-    bool never = keys_fetched_ == 0 && now - last_attempt_ >= NEVER_RETRY;
-    if (may_fetch && (never || now - last_kid_fetch_ >= vc_.kid_refetch || fetching_)) {
+    // no key set yet: one attempt per NEVER_RETRY; else one refetch per window
+    bool allowed = keys_fetched_ == 0 ? now - last_attempt_ >= NEVER_RETRY : now - last_kid_fetch_ >= vc_.kid_refetch;
+    if (may_fetch && (allowed || fetching_)) {
         if (waiters_.size() >= MAX_WAITERS)  // each holds a token of up to 16 KiB
             return cb(refused("idp_unavailable", "too many tokens waiting for the key set", true));
         waiters_.push_back({token, hash, std::move(cb)});

@@ -202,3 +202,15 @@ def test_tokens_waiting_for_a_slow_key_fetch_are_bounded(tmp_root, fresh_idp, da
                 other += 1
     assert (busy, other) == (1100 - 1024, 1024)
     assert check(d, fresh_idp.mint(claims=claims(fresh_idp)))[0] == "OK"
+
+
+def test_without_any_key_set_the_idp_is_asked_once_per_retry_interval(tmp_root, fresh_idp, daemons):
+    fresh_idp.fault(endpoint="openid", mode="status", status=503)  # discovery keeps failing
+    d = started(tmp_root, fresh_idp, daemons, BASE)
+    tok = fresh_idp.mint(claims=claims(fresh_idp))
+    before = fresh_idp.stats()["requests"].get("openid", 0)
+    for _ in range(30):  # each a temporary failure, answered at once
+        s, f = check(d, tok)
+        assert s == "FAIL" and f["kind"] == "temp", f
+    asked = fresh_idp.stats()["requests"].get("openid", 0) - before
+    assert asked <= 1, "%d discovery requests for 30 tokens within the 10 s retry interval" % asked
