@@ -36,7 +36,9 @@ bool clear_stale_socket(const std::string &path, std::string &error)
     return true;
 }
 
-// Give the socket file its owner, group and mode.
+// Give the socket file its owner and group (lchown: a symlink put in its
+// place is changed itself, never what it points to; the mode was set by
+// bind, so no chmod follows a path another user could swap).
 bool set_socket_owner(const ListenConfig &l, std::string &error)
 {
     uid_t uid = (uid_t)-1;
@@ -51,10 +53,6 @@ bool set_socket_owner(const ListenConfig &l, std::string &error)
     }
     if ((uid != (uid_t)-1 || gid != (gid_t)-1) && lchown(l.path.c_str(), uid, gid) < 0) {
         error = "chown " + l.path + ": " + strerror(errno);
-        return false;
-    }
-    if (chmod(l.path.c_str(), l.mode) < 0) {
-        error = "chmod " + l.path + ": " + strerror(errno);
         return false;
     }
     return true;
@@ -75,7 +73,7 @@ int bind_listen(const ListenConfig &l, std::string &error)
     struct sockaddr_un sa = {};
     sa.sun_family = AF_UNIX;
     memcpy(sa.sun_path, l.path.c_str(), l.path.size());
-    mode_t old = umask(0177);
+    mode_t old = umask(~l.mode & 0777);  // the socket is born with its mode
     bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
     umask(old);
     if (!ok || listen(fd, SOMAXCONN) < 0) {

@@ -21,6 +21,7 @@ namespace {
 constexpr double NEGATIVE_TTL = 30;           // seconds a refusal is remembered
 constexpr double POSITIVE_MAX = 3600;         // seconds an acceptance is remembered at most
 constexpr size_t MAX_WAITERS = 1024;          // tokens held while a key set is fetched
+constexpr size_t MAX_INTROSPECTIONS = 16;     // distinct tokens at the introspection endpoint at once
 constexpr size_t CACHE_MAX = 10000;           // acceptances kept, and as many refusals
 constexpr double NEVER_RETRY = 10;            // seconds between first-fetch attempts
 constexpr double FAILED_RETRY = 60;           // seconds before a failed refresh is retried
@@ -196,6 +197,7 @@ void Validator::configure(const Config &cfg)
         log_error("validation: %s; no user is mapped", error.c_str());
     accepted_.clear();
     refused_.clear();
+    generation_++;
 }
 
 // Another tenant: its keys and id are fetched anew (a GUID is its own id).
@@ -233,7 +235,8 @@ void Validator::warn_widened_trust() const
                     "because allow_mutable_user_claim = yes", vc_.user_claim.c_str());
 }
 
-Validator::Validator(Workers &workers) : workers_(workers), accepted_(CACHE_MAX), refused_(CACHE_MAX)
+Validator::Validator(Workers &workers)
+    : workers_(workers), log_limit_(60.0, 5, 16), accepted_(CACHE_MAX), refused_(CACHE_MAX)
 {
 }
 
@@ -282,7 +285,7 @@ void Validator::unknown_kid(const std::string &token, const std::string &hash, V
     if (may_fetch && (allowed || fetching_)) {
         if (waiters_.size() >= MAX_WAITERS)  // each holds a token of up to 16 KiB
             return cb(refused("idp_unavailable", "too many tokens waiting for the key set", true));
-        waiters_.push_back({token, hash, std::move(cb)});
+        waiters_.push_back({Secret(token), hash, std::move(cb)});
         if (!fetching_) {
             last_kid_fetch_ = keys_fetched_ == 0 ? last_kid_fetch_ : now;
             start_fetch();
@@ -301,6 +304,8 @@ void Validator::unknown_kid(const std::string &token, const std::string &hash, V
 // One introspection request per distinct token in flight; callers join it.
 void Validator::introspect(const std::string &token, const std::string &hash, ValidateCallback cb)
 {
+    if (introspecting_.size() >= MAX_INTROSPECTIONS && !introspecting_.count(hash))  // workers serve tokens too
+        return cb(refused("idp_unavailable", "too many tokens being introspected; retry", true));
     auto &waiting = introspecting_[hash];
     waiting.push_back(std::move(cb));
     if (waiting.size() > 1)
@@ -311,15 +316,17 @@ void Validator::introspect(const std::string &token, const std::string &hash, Va
     auto tok = std::make_shared<Secret>(token);
     auto r = std::make_shared<ValidateReply>();
     workers_.submit([cfg, policy, secret, tok, r] { *r = introspect_token(*cfg, *secret, *policy, tok->str()); },
-                    [this, hash, r] { finish_introspect(hash, *r); });
+                    [this, hash, r, gen = generation_] { finish_introspect(hash, *r, gen); });
 }
 
 // Answer everyone waiting on one introspection; remember final verdicts.
-void Validator::finish_introspect(const std::string &hash, ValidateReply r)
+// A verdict reached under a configuration a reload has since replaced is
+// answered but not remembered.
+void Validator::finish_introspect(const std::string &hash, ValidateReply r, uint64_t generation)
 {
-    if (!r.temporary)
+    if (!r.temporary && generation == generation_)
         remember(hash, r);
-    else
+    else if (r.temporary && log_limit_.allow("introspection failures", mono_now()))
         log_warning("validation: %s", r.reason.c_str());
     auto w = std::move(introspecting_[hash]);
     introspecting_.erase(hash);
@@ -386,12 +393,16 @@ void Validator::finish_fetch(std::shared_ptr<KeyFetch> f)
     std::vector<Waiter> w;
     w.swap(waiters_);
     for (auto &x : w)
-        check(x.token, x.hash, std::move(x.cb), false);
+        check(x.token.str(), x.hash, std::move(x.cb), false);
 }
 
 // Background refresh when the set is older than jwks_ttl.
 void Validator::tick()
 {
+    log_limit_.flush(mono_now(), [](const std::string &kind, uint64_t n) {
+        log_warning("validation: %llu more %s in the last minute (not logged one by one)", (unsigned long long)n,
+                    kind.c_str());
+    });
     if (vc_.enabled && vc_.mode == "jwt" && !fetching_ && keys_fetched_ > 0 &&
         wall_now() - keys_fetched_ > vc_.jwks_ttl)
         start_fetch();

@@ -11,6 +11,7 @@
 
 #include "config.hh"
 #include "jwt.hh"
+#include "lograte.hh"
 #include "lru.hh"
 #include "secret.hh"
 #include "usermap.hh"
@@ -62,7 +63,7 @@ public:
 
 private:
     struct Waiter {
-        std::string token;
+        Secret token;
         std::string hash;
         ValidateCallback cb;
     };
@@ -80,7 +81,7 @@ private:
     void remember(const std::string &hash, ValidateReply &r);
     const ValidateReply *recall(const std::string &hash);
     void introspect(const std::string &token, const std::string &hash, ValidateCallback cb);
-    void finish_introspect(const std::string &hash, ValidateReply r);
+    void finish_introspect(const std::string &hash, ValidateReply r, uint64_t generation);
 
     Workers &workers_;
     ValidateConfig vc_;
@@ -95,6 +96,8 @@ private:
     bool last_fetch_ok_ = false;
     uint64_t fetches_ = 0;
     std::vector<Waiter> waiters_;
+    uint64_t generation_ = 0;  // configurations loaded: a verdict of an older one is not kept
+    LogLimiter log_limit_;     // introspection failures
     LruMap<Cached> accepted_;  // acceptances, least recently used evicted first
     LruMap<Cached> refused_;   // refusals apart: a flood of them never evicts an acceptance
     std::unordered_map<std::string, std::vector<ValidateCallback>> introspecting_;

@@ -153,6 +153,8 @@ Parse parse_request(std::string_view line, Request &out, std::string &error)
         return Parse::Error;
     }
     if (!parse_fields(parts, 2, out.args, error)) {
+        for (auto &f : out.args)  // a token may be among the fields read so far
+            exo::wipe(f.second);
         out.args.clear();
         return Parse::Error;
     }

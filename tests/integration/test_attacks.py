@@ -251,3 +251,18 @@ def test_memory_of_a_burst_is_given_back(daemon):
     assert grown < 16 * 1024, "RSS still %d KiB above its start with the burst drained" % grown
     for c in conns:
         c.close()
+
+
+@needs_root
+def test_malformed_requests_do_not_flood_the_log(daemon):
+    d = daemon.start()
+    for _ in range(100):  # each a fatal parse error and a disconnect
+        c = connect_as(d, "daemon")
+        c.send_raw(b"!!\tPING\n")
+        assert parse(c.line())[0] == "ERROR"
+        c.close()
+    assert served(d)
+    d.kill()
+    lines = [l for l in d.read_log().splitlines() if "bad request id" in l or "bad id" in l]
+    assert 1 <= len(lines) <= 5, lines[:10]
+    assert "more bad input from uid=" in d.read_log()

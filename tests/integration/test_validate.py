@@ -156,6 +156,16 @@ def test_introspection_accepts_and_refuses(intro, fresh_idp):
     assert s == "FAIL" and "missing scope" in f["reason"], f
 
 
+def test_introspections_in_flight_are_bounded(intro, fresh_idp):
+    # each one holds a worker that exoauthd's token fetches need too
+    fresh_idp.fault(endpoint="introspect", mode="slow", delay=2)
+    c = intro.connect()
+    c.send_raw(b"".join(b"i%d\tVALIDATE\ttoken=opaque-%d\n" % (i, i) for i in range(40)))
+    answers = [c.line() for _ in range(40)]
+    busy = [a for a in answers if "too many tokens being introspected" in a]
+    assert len(busy) == 40 - 16 and all("\tkind=temp\t" in a for a in busy), answers
+
+
 def test_introspection_caches_by_hash_and_outage_is_temporary(intro, fresh_idp):
     tok = fresh_idp.mint(claims=claims(fresh_idp))
     assert check(intro, tok)[0] == "OK"
