@@ -135,11 +135,13 @@ void reload(const std::string &path, exo::Broker &broker, exo::Validator &valida
     std::string error;
     if (!load(path, cfg))
         return log_error("reload refused; still running on the previous configuration");
-    exo::Policy policy;  // resolved first: a reload is all or nothing
-    if (!policy.configure(cfg, error) || !broker.configure(cfg, error))
+    exo::Policy policy;  // resolved and read first: a reload is all or nothing
+    exo::ValidateFiles files;
+    if (!policy.configure(cfg, error) || !exo::validate_files_load(cfg, files, error) ||
+        !broker.configure(cfg, error))
         return log_error("reload refused: %s", error.c_str());
     server.configure(cfg, std::move(policy));
-    validator.configure(cfg);
+    validator.configure(cfg, std::move(files));
     broker.warm();
     log_info("configuration reloaded (listen sockets change only on restart)");
 }
@@ -167,12 +169,14 @@ int run(const Options &opts)
     exo::Validator validator(workers);
     exo::Server server(broker, validator, workers);
     exo::Policy policy;
-    if (!policy.configure(cfg, error) || !broker.configure(cfg, error)) {
+    exo::ValidateFiles files;
+    if (!policy.configure(cfg, error) || !exo::validate_files_load(cfg, files, error) ||
+        !broker.configure(cfg, error)) {
         log_error("%s", error.c_str());
         return 1;
     }
     server.configure(cfg, std::move(policy));
-    validator.configure(cfg);
+    validator.configure(cfg, std::move(files));
     if (opts.check_only) {
         printf("%s: configuration and credentials OK\n", opts.config.c_str());
         return 0;

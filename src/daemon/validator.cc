@@ -176,7 +176,19 @@ ValidateReply introspect_token(const Config &cfg, const Secret &secret, const Jw
 } // namespace
 
 // Policy, tenants, secret and user map from a (re)loaded [validate].
-void Validator::configure(const Config &cfg)
+// The secret and user_map of [validate], by the credential-file rule.
+bool validate_files_load(const Config &cfg, ValidateFiles &out, std::string &error)
+{
+    const ValidateConfig &v = cfg.validate;
+    if (v.enabled && v.mode == "introspection" && !v.secret_file.empty() &&
+        !read_secret_file(v.secret_file, out.secret, error))
+        return false;
+    if (v.enabled && !v.user_map.empty() && !usermap_load(v.user_map, out.user_map, error))
+        return false;
+    return true;
+}
+
+void Validator::configure(const Config &cfg, ValidateFiles &&files)
 {
     bool new_tenant = cfg.validate.tenant != vc_.tenant;
     vc_ = cfg.validate;
@@ -186,15 +198,8 @@ void Validator::configure(const Config &cfg)
         forget_keys();
     pin_tenants();
     warn_widened_trust();
-    if (vc_.mode == "introspection") {
-        std::string error;
-        if (!vc_.secret_file.empty() && !read_secret_file(vc_.secret_file, secret_, error))
-            log_error("validation: %s", error.c_str());
-    }
-    user_map_.clear();
-    std::string error;
-    if (!vc_.user_map.empty() && !usermap_load(vc_.user_map, user_map_, error))
-        log_error("validation: %s; no user is mapped", error.c_str());
+    secret_ = std::move(files.secret);
+    user_map_ = std::move(files.user_map);
     accepted_.clear();
     refused_.clear();
     generation_++;

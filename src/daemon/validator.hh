@@ -46,11 +46,21 @@ struct KeyFetch {
     bool ok = false;
 };
 
+// The files [validate] names, read before anything is committed so that a
+// reload with a bad one changes nothing.
+struct ValidateFiles {
+    Secret secret;     // introspection: our client secret
+    UserMap user_map;  // claim -> local user
+};
+// Read them by the file rule; false with a reason.
+bool validate_files_load(const Config &cfg, ValidateFiles &out, std::string &error);
+
 class Validator {
 public:
     explicit Validator(Workers &workers);
-    // Take [validate] (and the authority) from a (re)loaded configuration.
-    void configure(const Config &cfg);
+    // Take [validate] (and the authority) from a (re)loaded configuration
+    // and the files read from it.
+    void configure(const Config &cfg, ValidateFiles &&files);
     // Validate token, whose hex SHA-256 the caller computed once (digest:
     // the cache key; its first 12 digits name the token in logs); cb is
     // called now or after one key-set fetch.

@@ -4,6 +4,7 @@
 # flood of unknown kids costs at most one refetch; an unreachable IdP is a
 # temporary failure, never a refusal.
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -186,6 +187,29 @@ def test_user_map_renames_mapped_users_only(tmp_root, fresh_idp, daemons):
     assert check(d, fresh_idp.mint(claims=claims(fresh_idp)))[1]["user"] == "alice"
     other = claims(fresh_idp, upn="bob@contoso.example")
     assert check(d, fresh_idp.mint(claims=other))[1]["user"] == "bob@contoso.example"
+
+
+def test_a_user_map_that_breaks_the_file_rule_stops_start_and_reload(tmp_root, fresh_idp, daemons):
+    # it used to be logged and skipped: users then logged in under their raw claim
+    path = os.path.join(tmp_root, "users-%d.map" % os.getpid())
+    with open(path, "w") as f:
+        f.write("Alice@Contoso.example   alice\n")
+    os.chmod(path, 0o666)
+    d = Daemon(tmp_root, fresh_idp, VALIDATE + "user_map = %s\n" % path)
+    daemons.append(d)
+    d.start(check=False)
+    assert d.proc.wait(timeout=15) == 1 and "writable by group or others" in d.read_log()
+    os.chmod(path, 0o644)
+    d.start()
+    assert check(d, fresh_idp.mint(claims=claims(fresh_idp)))[1]["user"] == "alice"
+    os.chmod(path, 0o666)
+    before = len(d.read_log())
+    d.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 15
+    while "reload refused" not in d.read_log()[before:]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)  # polls the log file, bounded by the deadline
+    assert check(d, fresh_idp.mint(claims=claims(fresh_idp)))[1]["user"] == "alice"  # the old map stays
 
 
 def test_exoauthctl_validate_reads_stdin(vd, fresh_idp):
