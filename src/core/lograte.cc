@@ -4,23 +4,36 @@
 namespace exo {
 
 namespace {
-const std::string OTHER = "(other kinds)";  // shared slot once max_keys is reached
+const std::string OTHER = "(other kinds)";  // where the counts of evicted kinds are told
 } // namespace
 
 LogLimiter::LogLimiter(double interval, int burst, size_t max_keys)
-    : interval_(interval), burst_(burst), max_keys_(max_keys)
+    : interval_(interval), burst_(burst), max_keys_(max_keys ? max_keys : 1)
 {
 }
 
+// Make room for a new kind: the oldest one goes, its untold count is kept
+// for the "(other kinds)" summary.
+void LogLimiter::evict_oldest()
+{
+    auto oldest = slots_.begin();
+    for (auto it = slots_.begin(); it != slots_.end(); ++it)
+        if (it->second.start < oldest->second.start)
+            oldest = it;
+    other_ += oldest->second.suppressed;
+    slots_.erase(oldest);
+}
+
 // Count a line of this kind; true while the burst of its interval lasts.
+// The first line of a kind is always told, however many kinds there are.
 bool LogLimiter::allow(const std::string &key, double now)
 {
     auto it = slots_.find(key);
     if (it == slots_.end()) {
-        const std::string &k = slots_.size() < max_keys_ ? key : OTHER;
-        it = slots_.try_emplace(k).first;
-        if (it->second.logged == 0 && it->second.suppressed == 0)
-            it->second.start = now;
+        if (slots_.size() >= max_keys_)
+            evict_oldest();
+        it = slots_.try_emplace(key).first;
+        it->second.start = now;
     }
     Slot &s = it->second;
     if (s.logged < burst_) {
@@ -42,6 +55,11 @@ void LogLimiter::flush(double now, const std::function<void(const std::string &,
         if (it->second.suppressed)
             report(it->first, it->second.suppressed);
         it = slots_.erase(it);
+    }
+    if (other_ && (slots_.empty() || now - last_other_ >= interval_)) {
+        report(OTHER, other_);
+        other_ = 0;
+        last_other_ = now;
     }
 }
 
