@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 namespace exo {
 
@@ -105,6 +106,16 @@ bool load_cert_credential(const std::string &cert_path, const std::string &key_p
     c.x5t_s256 = base64url_encode(sha256(der));
     out = std::move(c);
     return true;
+}
+
+// notAfter through ASN1_TIME_to_tm and timegm (UTC).
+int64_t cert_not_after(const X509 *cert)
+{
+    struct tm tm = {};
+    const ASN1_TIME *t = cert ? X509_get0_notAfter(cert) : nullptr;
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+        return 0;
+    return (int64_t)timegm(&tm);
 }
 
 } // namespace exo

@@ -4,7 +4,8 @@
 // well (0), something will need a human soon (1: an account is backing off
 // while its token is still served) or something is broken now (2: an
 // account failed, a delegated account is not signed in, a token ran out
-// while backing off, or exoauthd does not answer); 3 (Nagios' UNKNOWN)
+// while backing off, or exoauthd does not answer; a certificate within 30
+// days of its end is 1, past it 2); 3 (Nagios' UNKNOWN)
 // for a bad option. exoauthd's answers are untrusted
 // input: only known fields are printed, JSON is built, never concatenated.
 #include "ctl.hh"
@@ -23,8 +24,9 @@ namespace {
 
 const char *const kDaemonFields[] = {"version", "uptime", "connections", "requests",
                                      "idp_requests", "validation_keys", "key_fetches"};
-const char *const kAccountFields[] = {"name", "grant", "state", "expires", "hash", "idp_requests",
-                                      "served", "signed_in", "last_error"};
+const char *const kAccountFields[] = {"name",   "grant",     "state",              "expires",   "hash",
+                                      "idp_requests", "served", "signed_in", "credential_expires", "last_error"};
+constexpr long long WARN_DAYS = 30;  // a certificate this close to its end needs a person soon
 
 // Value of key in r, or "-".
 std::string value(const proto::Response &r, const char *key)
@@ -42,9 +44,35 @@ long long number(const proto::Response &r, const char *key)
     return std::strtoll(v->c_str(), nullptr, 10);
 }
 
+// Days from now until a unix time (rounded down), for messages.
+long long days_until(long long t, time_t now)
+{
+    return (t - (long long)now) / 86400;
+}
+
+// The certificate's end: broken once passed, soon within WARN_DAYS.
+Health credential_health(const proto::Response &a, time_t now, std::string &why)
+{
+    long long end = number(a, "credential_expires");
+    if (end < 0)
+        return Health::Ok;
+    if (end <= (long long)now) {
+        why = "certificate expired: make a new one and upload it to the app registration";
+        return Health::Broken;
+    }
+    if (days_until(end, now) >= WARN_DAYS)
+        return Health::Ok;
+    why = "certificate expires in " + std::to_string(days_until(end, now)) +
+          " days: make a new one and upload it beside the old one";
+    return Health::Soon;
+}
+
 // How one account is doing, and why when it is not well.
 Health account_health(const proto::Response &a, time_t now, std::string &why)
 {
+    Health cred = credential_health(a, now, why);
+    if (cred == Health::Broken)
+        return cred;
     std::string state = value(a, "state");
     if (state == "failed") {
         why = "failed: " + value(a, "last_error");
@@ -55,7 +83,7 @@ Health account_health(const proto::Response &a, time_t now, std::string &why)
         return Health::Broken;
     }
     if (state != "backoff")
-        return Health::Ok;
+        return cred;
     bool served = number(a, "expires") > (long long)now;
     why = std::string(served ? "backing off, cached token still served: " : "backing off, no token: ") +
           value(a, "last_error");
@@ -140,14 +168,18 @@ int print_table(const proto::Response &r, const std::vector<proto::Response> &ac
     printf("exoauthd %s, up %s s, %s connections, %s requests, %s IdP requests\n", value(r, "version").c_str(),
            value(r, "uptime").c_str(), value(r, "connections").c_str(), value(r, "requests").c_str(),
            value(r, "idp_requests").c_str());
-    printf("%-20s %-18s %-10s %-12s %-8s %-8s %s\n", "ACCOUNT", "GRANT", "STATE", "TOKEN", "IDP", "SERVED",
-           "EXPIRES / LAST ERROR");
+    printf("%-20s %-18s %-10s %-12s %-8s %-8s %-10s %s\n", "ACCOUNT", "GRANT", "STATE", "TOKEN", "IDP", "SERVED",
+           "CERT DAYS", "TOKEN EXPIRES / LAST ERROR");
+    time_t now = time(nullptr);
     for (const auto &a : accounts) {
         std::string last = value(a, "last_error");
-        printf("%-20s %-18s %-10s %-12s %-8s %-8s %s%s%s\n", value(a, "name").c_str(), value(a, "grant").c_str(),
-               value(a, "state").c_str(), value(a, "hash").c_str(), value(a, "idp_requests").c_str(),
-               value(a, "served").c_str(), when(value(a, "expires")).c_str(),
-               last.empty() || last == "-" ? "" : " / ", last == "-" ? "" : last.c_str());
+        long long end = number(a, "credential_expires");
+        std::string cert = end < 0 ? "-" : std::to_string(days_until(end, now));
+        printf("%-20s %-18s %-10s %-12s %-8s %-8s %-10s %s%s%s\n", value(a, "name").c_str(),
+               value(a, "grant").c_str(), value(a, "state").c_str(), value(a, "hash").c_str(),
+               value(a, "idp_requests").c_str(), value(a, "served").c_str(), cert.c_str(),
+               when(value(a, "expires")).c_str(), last.empty() || last == "-" ? "" : " / ",
+               last == "-" ? "" : last.c_str());
     }
     printf("%s\n", h == Health::Ok ? "all well" : h == Health::Soon ? "needs attention soon:" : "broken now:");
     for (const auto &p : problems)

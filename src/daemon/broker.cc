@@ -473,6 +473,14 @@ int Broker::tick()
 }
 
 // One ACCOUNT line per account for STATUS.
+// When the account's certificate stops being valid (unix seconds), or "-"
+// for a secret or no credential (their expiry is not known here).
+static std::string credential_expires(const AccountState &st)
+{
+    int64_t t = st.secrets && st.secrets->cert.cert ? cert_not_after(st.secrets->cert.cert.get()) : 0;
+    return t > 0 ? std::to_string(t) : "-";
+}
+
 std::vector<proto::Fields> Broker::status() const
 {
     std::vector<proto::Fields> out;
@@ -492,6 +500,7 @@ std::vector<proto::Fields> Broker::status() const
                        {"idp_requests", std::to_string(st->idp_requests)},
                        {"served", std::to_string(st->served)},
                        {"signed_in", cc || !st->refresh_token.empty() ? "yes" : "no"},
+                       {"credential_expires", credential_expires(*st)},
                        {"last_error", st->last_error}});
     }
     return out;

@@ -48,6 +48,10 @@ struct CertCredential {
 bool load_cert_credential(const std::string &cert_path, const std::string &key_path,
                           CertCredential &out, std::string &error);
 
+// The certificate's notAfter as unix seconds; 0 if it cannot be read.
+// Defined in certload.cc.
+int64_t cert_not_after(const X509 *cert);
+
 // Sign data with key (RSA) using alg: RS256 = PKCS#1 v1.5/SHA-256,
 // PS256 = PSS/SHA-256 with salt length 32. Binary signature in sig.
 bool sign(EVP_PKEY *key, SigAlg alg, std::string_view data, std::string &sig, std::string &error);

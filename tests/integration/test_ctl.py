@@ -5,12 +5,15 @@
 import json
 import os
 import pwd
+import re
 import subprocess
+import tempfile
 import time
 
 import pytest
 
-from conftest import EXOAUTHD, cert_daemon
+import idp as fakeidp
+from conftest import EXOAUTHD, Daemon, cert_account, cert_daemon
 
 CID = "44444444-2222-3333-4444-000000000001"
 
@@ -52,6 +55,27 @@ def test_status_json_and_nagios_when_all_is_well(daemon):
     out = daemon.ctl("status", "--nagios")
     assert out.returncode == 0
     assert out.stdout.startswith("EXOAUTH OK - 1 accounts, all well | accounts=1 valid=1 problems=0"), out.stdout
+
+
+def test_status_warns_of_a_certificate_near_its_end(tmp_root, fresh_idp, daemons):
+    from cryptography.hazmat.primitives import serialization
+    d = tempfile.mkdtemp(prefix="near-", dir=tmp_root)
+    key = fakeidp.fake_idp.new_key()
+    pem = fakeidp.fake_idp.make_cert("exoauth test app near its end", key, days=10).public_bytes(
+        serialization.Encoding.PEM)
+    cert, keyfile = os.path.join(d, "app.crt"), os.path.join(d, "app.key")
+    fakeidp.fake_idp.write(cert, pem)
+    fakeidp.fake_idp.write(keyfile, fakeidp.fake_idp.pem_key(key), 0o600)
+    cid = "44444444-2222-3333-4444-000000000003"
+    fresh_idp.register(tenant="contoso.example", client_id=cid, certificate_pem=pem.decode())
+    dm = Daemon(tmp_root, fresh_idp, cert_account("app", cid, cert, keyfile)).start()
+    daemons.append(dm)
+    assert dm.token()[0] == "OK"  # the token is fine; the certificate will not be for long
+    out = dm.ctl("status", "--nagios")
+    assert out.returncode == 1 and out.stdout.startswith("EXOAUTH WARNING - app certificate expires in"), out.stdout
+    assert re.search(r"expires in (9|10) days: make a new one", out.stdout), out.stdout
+    doc = json.loads(dm.ctl("status", "--json").stdout)
+    assert doc["health"] == "warning" and doc["accounts"][0]["credential_expires"] > time.time()
 
 
 def test_status_says_broken_when_exoauthd_is_down(daemon):
