@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,7 @@ struct AccountConfig {
     std::string private_key; // PEM path (Credential::Certificate)
     std::string assertion_alg = "PS256"; // PS256 (x5t#S256) or RS256 (x5t)
     std::string secret_file; // path (Credential::Secret)
+    int64_t secret_expires = 0; // secret_expires (UTC midnight, unix seconds); 0: not known
     std::string scope;       // space separated; default depends on grant
     int line = 0;            // where the section starts, for messages
 };

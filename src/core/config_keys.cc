@@ -103,6 +103,8 @@ const KeyHandler kKeys[] = {
      SETTER { return pick_word(v, kAlgs, p.account.assertion_alg, why); }},
     {Section::Account, "secret_file", false,
      SETTER { return parse_path(v, kMaxLine, p.account.secret_file, why); }},
+    {Section::Account, "secret_expires", false,
+     SETTER { return parse_date(v, p.account.secret_expires, why); }},
     {Section::Account, "scope", false, SETTER { return parse_scope(v, p.account.scope, why); }},
     {Section::Peer, "users", true, SETTER { return parse_id_list(v, p.peer.users, why); }},
     {Section::Peer, "groups", true, SETTER { return parse_id_list(v, p.peer.groups, why); }},
@@ -226,6 +228,9 @@ bool account_credential(Parser &p)
     int alg_line = key_line(p, "assertion_alg");
     if (alg_line != 0 && a.credential != Credential::Certificate)
         return fail_at(p, alg_line, "\"assertion_alg\" needs \"certificate\" in " + p.label);
+    int exp_line = key_line(p, "secret_expires");
+    if (exp_line != 0 && a.credential != Credential::Secret)
+        return fail_at(p, exp_line, "\"secret_expires\" needs \"secret_file\" in " + p.label);
     return true;
 }
 

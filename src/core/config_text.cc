@@ -7,6 +7,7 @@
 #include "config_text.hh"
 
 #include <cstring>
+#include <ctime>
 #include <utility>
 
 namespace exo::conf {
@@ -192,6 +193,25 @@ bool valid_authority(std::string_view s)
         if (u <= 0x20 || u >= 0x7f || c == '?' || c == '#')
             return false;
     }
+    return true;
+}
+
+// YYYY-MM-DD, a real day (timegm must give back the same fields).
+bool parse_date(std::string_view v, int64_t &out, std::string &why)
+{
+    uint64_t y = 0, m = 0, d = 0;
+    bool shape = v.size() == 10 && v[4] == '-' && v[7] == '-' && parse_digits(v.substr(0, 4), 4, y) &&
+                 parse_digits(v.substr(5, 2), 2, m) && parse_digits(v.substr(8, 2), 2, d);
+    struct tm tm = {};
+    tm.tm_year = (int)y - 1900;
+    tm.tm_mon = (int)m - 1;
+    tm.tm_mday = (int)d;
+    time_t t = shape && y >= 2000 && m >= 1 && m <= 12 && d >= 1 && d <= 31 ? timegm(&tm) : (time_t)-1;
+    if (t == (time_t)-1 || tm.tm_mday != (int)d || tm.tm_mon != (int)m - 1) {
+        why = "expected a date YYYY-MM-DD";
+        return false;
+    }
+    out = (int64_t)t;
     return true;
 }
 

@@ -46,6 +46,9 @@ bool valid_section_name(std::string_view s);
 bool valid_guid(std::string_view s);
 // A whole number in [lo, hi].
 bool parse_int(std::string_view v, int lo, int hi, int &out, std::string &why);
+// A calendar date YYYY-MM-DD (years 2000 to 9999) as unix seconds at its
+// start in UTC.
+bool parse_date(std::string_view v, int64_t &out, std::string &why);
 // An octal permission mode from 0 to 0777 (leading 0 optional).
 bool parse_mode(std::string_view v, mode_t &out, std::string &why);
 // An absolute path of at most max bytes.

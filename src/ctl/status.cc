@@ -25,7 +25,8 @@ namespace {
 const char *const kDaemonFields[] = {"version", "uptime", "connections", "requests",
                                      "idp_requests", "validation_keys", "key_fetches"};
 const char *const kAccountFields[] = {"name",   "grant",     "state",              "expires",   "hash",
-                                      "idp_requests", "served", "signed_in", "credential_expires", "last_error"};
+                                      "idp_requests", "served", "signed_in", "credential",
+                                      "credential_expires", "last_error"};
 constexpr long long WARN_DAYS = 30;  // a certificate this close to its end needs a person soon
 
 // Value of key in r, or "-".
@@ -54,16 +55,21 @@ long long days_until(long long t, time_t now)
 Health credential_health(const proto::Response &a, time_t now, std::string &why)
 {
     long long end = number(a, "credential_expires");
+    bool secret = value(a, "credential") == "secret";
+    const char *what = secret ? "client secret" : "certificate";
+    const char *fix = secret ? "add a new secret to the app registration, write it to secret_file and set "
+                               "secret_expires"
+                             : "make a new one, upload it to the app registration beside the old one and point "
+                               "certificate and private_key at it";
     if (end < 0)
         return Health::Ok;
     if (end <= (long long)now) {
-        why = "certificate expired: make a new one and upload it to the app registration";
+        why = std::string(what) + " has expired: " + fix;
         return Health::Broken;
     }
     if (days_until(end, now) >= WARN_DAYS)
         return Health::Ok;
-    why = "certificate expires in " + std::to_string(days_until(end, now)) +
-          " days: make a new one and upload it beside the old one";
+    why = std::string(what) + " expires in " + std::to_string(days_until(end, now)) + " days: " + fix;
     return Health::Soon;
 }
 
@@ -169,7 +175,7 @@ int print_table(const proto::Response &r, const std::vector<proto::Response> &ac
            value(r, "uptime").c_str(), value(r, "connections").c_str(), value(r, "requests").c_str(),
            value(r, "idp_requests").c_str());
     printf("%-20s %-18s %-10s %-12s %-8s %-8s %-10s %s\n", "ACCOUNT", "GRANT", "STATE", "TOKEN", "IDP", "SERVED",
-           "CERT DAYS", "TOKEN EXPIRES / LAST ERROR");
+           "CRED DAYS", "TOKEN EXPIRES / LAST ERROR");
     time_t now = time(nullptr);
     for (const auto &a : accounts) {
         std::string last = value(a, "last_error");

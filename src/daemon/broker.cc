@@ -473,12 +473,22 @@ int Broker::tick()
 }
 
 // One ACCOUNT line per account for STATUS.
-// When the account's certificate stops being valid (unix seconds), or "-"
-// for a secret or no credential (their expiry is not known here).
+// When the account's credential stops being valid (unix seconds): the
+// certificate's notAfter, or the secret_expires the administrator wrote
+// down; "-" when not known.
 static std::string credential_expires(const AccountState &st)
 {
-    int64_t t = st.secrets && st.secrets->cert.cert ? cert_not_after(st.secrets->cert.cert.get()) : 0;
+    int64_t t = st.secrets && st.secrets->cert.cert ? cert_not_after(st.secrets->cert.cert.get())
+                                                    : st.cfg.secret_expires;
     return t > 0 ? std::to_string(t) : "-";
+}
+
+// The kind of credential, for STATUS.
+static const char *credential_kind(const AccountConfig &a)
+{
+    return a.credential == Credential::Certificate ? "certificate"
+           : a.credential == Credential::Secret    ? "secret"
+                                                   : "none";
 }
 
 std::vector<proto::Fields> Broker::status() const
@@ -500,6 +510,7 @@ std::vector<proto::Fields> Broker::status() const
                        {"idp_requests", std::to_string(st->idp_requests)},
                        {"served", std::to_string(st->served)},
                        {"signed_in", cc || !st->refresh_token.empty() ? "yes" : "no"},
+                       {"credential", credential_kind(st->cfg)},
                        {"credential_expires", credential_expires(*st)},
                        {"last_error", st->last_error}});
     }

@@ -13,7 +13,7 @@ import time
 import pytest
 
 import idp as fakeidp
-from conftest import EXOAUTHD, Daemon, cert_account, cert_daemon
+from conftest import EXOAUTHD, Daemon, cert_account, cert_daemon, secret_account
 
 CID = "44444444-2222-3333-4444-000000000001"
 
@@ -76,6 +76,25 @@ def test_status_warns_of_a_certificate_near_its_end(tmp_root, fresh_idp, daemons
     assert re.search(r"expires in (9|10) days: make a new one", out.stdout), out.stdout
     doc = json.loads(dm.ctl("status", "--json").stdout)
     assert doc["health"] == "warning" and doc["accounts"][0]["credential_expires"] > time.time()
+
+
+def test_status_judges_a_client_secret_by_its_secret_expires(tmp_root, fresh_idp, daemons):
+    secret = os.path.join(tempfile.mkdtemp(prefix="sec-", dir=tmp_root), "app.secret")
+    with open(secret, "w") as f:
+        f.write("s-app\n")
+    os.chmod(secret, 0o600)
+    cid = "44444444-2222-3333-4444-000000000004"
+    fresh_idp.register(tenant="contoso.example", client_id=cid, secret="s-app")
+    for days, code, word in ((5, 1, "WARNING"), (-2, 2, "CRITICAL")):
+        end = time.strftime("%Y-%m-%d", time.gmtime(time.time() + days * 86400))
+        acct = secret_account("app", cid, secret) + "secret_expires = %s\n" % end
+        dm = Daemon(tmp_root, fresh_idp, acct).start()
+        daemons.append(dm)
+        assert dm.token()[0] == "OK"  # the IdP does not know: the administrator wrote the date down
+        out = dm.ctl("status", "--nagios")
+        assert out.returncode == code and out.stdout.startswith("EXOAUTH %s - app client secret " % word), out.stdout
+        assert "add a new secret to the app registration" in out.stdout
+        dm.stop()
 
 
 def test_status_says_broken_when_exoauthd_is_down(daemon):

@@ -319,6 +319,14 @@ struct BadCase {
 const std::string kLong(4095, 'x');
 
 const BadCase kBad[] = {
+    // secret_expires
+    {ACC "secret_file = /s\nsecret_expires = 2027-02-30\n", 5, "expected a date YYYY-MM-DD"},
+    {ACC "secret_file = /s\nsecret_expires = 27-01-01\n", 5, "expected a date YYYY-MM-DD"},
+    {ACC "secret_file = /s\nsecret_expires = 2027-1-01\n", 5, "expected a date YYYY-MM-DD"},
+    {ACC "secret_file = /s\nsecret_expires = 1999-12-31\n", 5, "expected a date YYYY-MM-DD"},
+    {ACC "secret_file = /s\nsecret_expires = 2027-13-01\n", 5, "expected a date YYYY-MM-DD"},
+    {ACC "certificate = /c\nprivate_key = /k\nsecret_expires = 2027-01-01\n", 6,
+     "\"secret_expires\" needs \"secret_file\""},
     // [peer]
     {"[peer]\nusers = postfix\n", 1, "section [peer] needs a name"},
     {"[peer p]\ncommands = TOKEN\n", 1, "missing \"users\" or \"groups\" in [peer p]"},
@@ -485,6 +493,16 @@ void test_refused(void **)
                      bc.fragment);
         n++;
     }
+}
+
+// secret_expires: the start of that day in UTC.
+void test_secret_expires(void **)
+{
+    Config c;
+    std::string error;
+    if (!exo::config_parse(ACC "secret_file = /s\nsecret_expires = 2027-03-01\n", "t.conf", c, error))
+        fail_msg("%s", error.c_str());
+    assert_int_equal(c.accounts[0].secret_expires, 1803859200);  // date -ud 2027-03-01 +%s
 }
 
 // [peer] sections: every key, defaults, and rights adding up.
@@ -677,7 +695,7 @@ int main()
         cmocka_unit_test(test_exact_messages), cmocka_unit_test(test_out_untouched),
         cmocka_unit_test(test_too_big_text),  cmocka_unit_test(test_load),
         cmocka_unit_test(test_shipped_example), cmocka_unit_test(test_validate_section),
-        cmocka_unit_test(test_peer_sections),
+        cmocka_unit_test(test_peer_sections), cmocka_unit_test(test_secret_expires),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
