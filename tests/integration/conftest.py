@@ -253,6 +253,15 @@ def fresh_idp(idp):
     return idp
 
 
+@pytest.fixture(autouse=True)
+def no_fault_outlives_its_test(request):
+    """Faults a test injected into the session's fake IdP end with it, so a
+    later test that takes the idp as it is never inherits a 503."""
+    yield
+    if "idp" in request.fixturenames:
+        request.getfixturevalue("idp").fault(endpoint="any", mode="none")
+
+
 @pytest.fixture
 def daemons():
     """Collects daemons a test starts and stops them afterwards."""
