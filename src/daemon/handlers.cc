@@ -123,8 +123,8 @@ void Handlers::cmd_invalidate(const std::shared_ptr<Connection> &c, const proto:
 void Handlers::cmd_status(const std::shared_ptr<Connection> &c, const proto::Request &req)
 {
     ServerFigures f = out_.figures();
-    for (const auto &f : broker_.status())
-        out_.send(*c, proto::format_line(req.id, "ACCOUNT", f));
+    for (const auto &account : broker_.status())
+        out_.send(*c, proto::format_line(req.id, "ACCOUNT", account));
     out_.send(*c, proto::format_line(req.id, "OK",
                                 {{"version", PACKAGE_VERSION},
                                  {"uptime", std::to_string((long)f.uptime)},

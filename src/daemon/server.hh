@@ -77,6 +77,7 @@ private:
     std::vector<int> listeners_;
     std::vector<std::string> paths_;
     std::map<int, std::shared_ptr<Connection>> conns_;
+    std::map<uid_t, int> per_uid_;  // connections held by each uid
     bool running_ = false;
     double started_ = 0;
     uint64_t requests_ = 0;
