@@ -31,6 +31,9 @@ enum class Health { Ok = 0, Soon = 1, Broken = 2 };
 enum class StatusFormat { Table, Json, Nagios };
 int cmd_status(const Options &opts, StatusFormat format);
 
+// Value of key in an answer of exoauthd, or "-".
+std::string field(const proto::Response &r, const char *key);
+
 // A unix time as local "YYYY-mm-dd HH:MM:SS (in N min)", "-" if not one.
 std::string when(const std::string &unix_s);
 

@@ -59,6 +59,13 @@ bool connect_daemon(const Options &opts, Client &client, std::string &error)
 }
 
 // See ctl.hh.
+std::string field(const proto::Response &r, const char *key)
+{
+    const std::string *v = r.get(key);
+    return v ? *v : "-";
+}
+
+// See ctl.hh.
 std::string when(const std::string &unix_s)
 {
     char *end = nullptr;
@@ -86,13 +93,6 @@ void usage(FILE *f)
                "  validate            check a client token read from standard input\n"
                "  doctor              check configuration, socket, IdP and tokens\n"
                "  ping                check that exoauthd answers\n");
-}
-
-// Value of key in r, or "-".
-std::string field(const proto::Response &r, const char *key)
-{
-    const std::string *v = r.get(key);
-    return v ? *v : "-";
 }
 
 

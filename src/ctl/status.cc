@@ -29,13 +29,6 @@ const char *const kAccountFields[] = {"name",   "grant",     "state",           
                                       "credential_expires", "last_error"};
 constexpr long long WARN_DAYS = 30;  // a certificate this close to its end needs a person soon
 
-// Value of key in r, or "-".
-std::string value(const proto::Response &r, const char *key)
-{
-    const std::string *v = r.get(key);
-    return v ? *v : "-";
-}
-
 // A non-negative decimal field as a number, or -1.
 long long number(const proto::Response &r, const char *key)
 {
@@ -55,7 +48,7 @@ long long days_until(long long t, time_t now)
 Health credential_health(const proto::Response &a, time_t now, std::string &why)
 {
     long long end = number(a, "credential_expires");
-    bool secret = value(a, "credential") == "secret";
+    bool secret = field(a, "credential") == "secret";
     const char *what = secret ? "client secret" : "certificate";
     const char *fix = secret ? "add a new secret to the app registration, write it to secret_file and set "
                                "secret_expires"
@@ -79,20 +72,20 @@ Health account_health(const proto::Response &a, time_t now, std::string &why)
     Health cred = credential_health(a, now, why);
     if (cred == Health::Broken)
         return cred;
-    std::string state = value(a, "state");
+    std::string state = field(a, "state");
     if (state == "failed") {
-        why = "failed: " + value(a, "last_error");
+        why = "failed: " + field(a, "last_error");
         return Health::Broken;
     }
-    if (value(a, "grant") == "refresh_token" && value(a, "signed_in") == "no") {
-        why = "not signed in: exoauthctl login " + value(a, "name");
+    if (field(a, "grant") == "refresh_token" && field(a, "signed_in") == "no") {
+        why = "not signed in: exoauthctl login " + field(a, "name");
         return Health::Broken;
     }
     if (state != "backoff")
         return cred;
     bool served = number(a, "expires") > (long long)now;
     why = std::string(served ? "backing off, cached token still served: " : "backing off, no token: ") +
-          value(a, "last_error");
+          field(a, "last_error");
     return served ? Health::Soon : Health::Broken;
 }
 
@@ -105,7 +98,7 @@ Health overall(const std::vector<proto::Response> &accounts, std::vector<std::st
         std::string why;
         Health h = account_health(a, now, why);
         if (h != Health::Ok)
-            problems.push_back(value(a, "name") + " " + why);
+            problems.push_back(field(a, "name") + " " + why);
         if ((int)h > (int)worst)
             worst = h;
     }
@@ -116,7 +109,7 @@ Health overall(const std::vector<proto::Response> &accounts, std::vector<std::st
 json_t *json_field(const proto::Response &r, const char *key)
 {
     long long n = number(r, key);
-    return n >= 0 ? json_integer(n) : json_string(value(r, key).c_str());
+    return n >= 0 ? json_integer(n) : json_string(field(r, key).c_str());
 }
 
 // Known fields of r as a JSON object.
@@ -155,7 +148,7 @@ int print_nagios(const std::vector<proto::Response> &accounts, Health h, const s
 {
     int valid = 0;
     for (const auto &a : accounts)
-        valid += value(a, "state") == "valid" || value(a, "state") == "refreshing";
+        valid += field(a, "state") == "valid" || field(a, "state") == "refreshing";
     std::string text = problems.empty() ? std::to_string(accounts.size()) + " accounts, all well" : problems[0];
     for (size_t i = 1; i < problems.size(); i++)
         text += "; " + problems[i];
@@ -171,20 +164,20 @@ int print_nagios(const std::vector<proto::Response> &accounts, Health h, const s
 int print_table(const proto::Response &r, const std::vector<proto::Response> &accounts, Health h,
                 const std::vector<std::string> &problems)
 {
-    printf("exoauthd %s, up %s s, %s connections, %s requests, %s IdP requests\n", value(r, "version").c_str(),
-           value(r, "uptime").c_str(), value(r, "connections").c_str(), value(r, "requests").c_str(),
-           value(r, "idp_requests").c_str());
+    printf("exoauthd %s, up %s s, %s connections, %s requests, %s IdP requests\n", field(r, "version").c_str(),
+           field(r, "uptime").c_str(), field(r, "connections").c_str(), field(r, "requests").c_str(),
+           field(r, "idp_requests").c_str());
     printf("%-20s %-18s %-10s %-12s %-8s %-8s %-10s %s\n", "ACCOUNT", "GRANT", "STATE", "TOKEN", "IDP", "SERVED",
            "CRED DAYS", "TOKEN EXPIRES / LAST ERROR");
     time_t now = time(nullptr);
     for (const auto &a : accounts) {
-        std::string last = value(a, "last_error");
+        std::string last = field(a, "last_error");
         long long end = number(a, "credential_expires");
         std::string cert = end < 0 ? "-" : std::to_string(days_until(end, now));
-        printf("%-20s %-18s %-10s %-12s %-8s %-8s %-10s %s%s%s\n", value(a, "name").c_str(),
-               value(a, "grant").c_str(), value(a, "state").c_str(), value(a, "hash").c_str(),
-               value(a, "idp_requests").c_str(), value(a, "served").c_str(), cert.c_str(),
-               when(value(a, "expires")).c_str(), last.empty() || last == "-" ? "" : " / ",
+        printf("%-20s %-18s %-10s %-12s %-8s %-8s %-10s %s%s%s\n", field(a, "name").c_str(),
+               field(a, "grant").c_str(), field(a, "state").c_str(), field(a, "hash").c_str(),
+               field(a, "idp_requests").c_str(), field(a, "served").c_str(), cert.c_str(),
+               when(field(a, "expires")).c_str(), last.empty() || last == "-" ? "" : " / ",
                last == "-" ? "" : last.c_str());
     }
     printf("%s\n", h == Health::Ok ? "all well" : h == Health::Soon ? "needs attention soon:" : "broken now:");
@@ -223,7 +216,7 @@ int cmd_status(const Options &opts, StatusFormat format)
     if (!connect_daemon(opts, c, error) || !c.call({"1", "STATUS", {}}, r, opts.timeout_ms, error, &accounts))
         return unreachable(format, error);
     if (r.status != "OK")
-        return unreachable(format, "STATUS answered " + r.status + ": " + value(r, "reason"));
+        return unreachable(format, "STATUS answered " + r.status + ": " + field(r, "reason"));
     std::vector<std::string> problems;
     Health h = overall(accounts, problems);
     if (format == StatusFormat::Json)
