@@ -45,6 +45,7 @@ int main(int argc, char **argv)
     JwtPolicy p;
     p.issuers = {"https://sts.windows.net/{tenantid}/"};
     p.audiences = {"api://exoauth"};
+    p.tenants = {"t1"};  // the tokens' tenant: the pin is part of what is measured
     p.scopes = {"Mail.Login"};
     long bad = 0;
     double floor_s = timed(tokens, [&](const std::string &t) {

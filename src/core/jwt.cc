@@ -208,7 +208,7 @@ bool claims_ok(const json_t *c, const JwtPolicy &p, int64_t now, JwtVerdict &v)
         v.reason = "wrong issuer";
     else if (!audience_ok(c, p.audiences))
         v.reason = "wrong audience";
-    else if (!p.tenants.empty() && std::find(p.tenants.begin(), p.tenants.end(), tid) == p.tenants.end())
+    else if (!p.any_tenant && std::find(p.tenants.begin(), p.tenants.end(), tid) == p.tenants.end())
         v.reason = "tenant not allowed";
     else if (!scopes_ok(c, p.scopes))
         v.reason = "missing scope";

@@ -35,7 +35,8 @@ struct JwtParts {
 struct JwtPolicy {
     std::vector<std::string> issuers;   // exact, or with "{tenantid}" filled from tid
     std::vector<std::string> audiences; // one must equal aud
-    std::vector<std::string> tenants;   // tid allow-list; empty: any tenant
+    std::vector<std::string> tenants;   // tid allow-list; empty: no tenant
+    bool any_tenant = false;            // only when the configuration asks (introspection without tenants)
     std::vector<std::string> scopes;    // each must be in scp (delegated tokens)
     std::vector<std::string> roles;     // each must be in roles (app tokens)
     std::string user_claim = "upn";     // upn, preferred_username, email, oid

@@ -222,6 +222,9 @@ void Validator::pin_tenants()
     policy_.tenants = vc_.tenants;
     if (vc_.mode == "jwt" && !home_tid_.empty())
         policy_.tenants.push_back(home_tid_);
+    // an introspection endpoint answers for its own issuer: no tenants
+    // listed leaves the tenant to it, as the configuration says
+    policy_.any_tenant = vc_.mode == "introspection" && vc_.tenants.empty();
 }
 
 // Said at every (re)load: trust wider than the home tenant is a choice
