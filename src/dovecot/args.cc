@@ -6,6 +6,7 @@
 #include "protocol.hh"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cctype>
 #include <sstream>
 
@@ -72,6 +73,28 @@ bool set_proxy_ssl(PluginArgs &a, std::string_view v)
     return true;
 }
 
+// pop3_bridge: 127.x.y.z:PORT or [::1]:PORT, exoauth-pop3-bridge's loopback
+// socket; the hop is plain text, so nothing but loopback is accepted.
+bool set_pop3_bridge(PluginArgs &a, std::string_view v)
+{
+    size_t colon = v.rfind(':');
+    if (colon == std::string_view::npos)
+        return false;
+    std::string_view host = v.substr(0, colon);
+    unsigned long port = 0;
+    if (!plugconf::number_in(v.substr(colon + 1), 5, 1, 65535, port))
+        return false;
+    unsigned char addr[16];
+    std::string h(host);
+    bool v4 = inet_pton(AF_INET, h.c_str(), addr) == 1 && addr[0] == 127;
+    bool v6 = h == "[::1]";
+    if (!v4 && !v6)
+        return false;
+    a.pop3_bridge_host = v6 ? "::1" : h;
+    a.pop3_bridge_port = static_cast<unsigned>(port);
+    return true;
+}
+
 const plugconf::Key<PluginArgs> kKeys[] = {
     {"socket", "an absolute path of at most 107 bytes without a \"..\" component",
      [](PluginArgs &a, std::string_view v) {
@@ -87,6 +110,7 @@ const plugconf::Key<PluginArgs> kKeys[] = {
     {"imap_port", "1 to 65535", set_number<unsigned, &PluginArgs::imap_port, 1, 65535>},
     {"pop3_port", "1 to 65535", set_number<unsigned, &PluginArgs::pop3_port, 1, 65535>},
     {"proxy_ssl", "yes or starttls (TLS to Exchange is not optional)", set_proxy_ssl},
+    {"pop3_bridge", "a loopback address and port, e.g. 127.0.0.1:1995 or [::1]:1995", set_pop3_bridge},
 };
 
 } // namespace

@@ -21,11 +21,15 @@ struct PluginArgs {
     unsigned imap_port = 993;
     unsigned pop3_port = 995;
     std::string proxy_ssl = "yes";  // yes (implicit TLS) or starttls
+    // POP3 through exoauth-pop3-bridge on loopback (port 0: directly to
+    // proxy_host), because Exchange refuses Dovecot's one-line AUTH XOAUTH2.
+    std::string pop3_bridge_host;
+    unsigned pop3_bridge_port = 0;
 };
 
 // Parse "key=value key=value": socket=PATH timeout=N[ms|s] max_token=BYTES
 // cache_ttl=SECONDS mode=validate|proxy proxy_host=HOST imap_port=N pop3_port=N
-// proxy_ssl=yes|starttls.
+// proxy_ssl=yes|starttls pop3_bridge=127.0.0.1:PORT.
 // False with a reason naming the bad word; out is only changed on success.
 bool parse_args(const std::string &args, PluginArgs &out, std::string &error);
 

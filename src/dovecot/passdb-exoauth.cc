@@ -99,6 +99,27 @@ passdb_result verdict(struct auth_request *request, const Outcome &o)
     return PASSDB_RESULT_INTERNAL_FAILURE;
 }
 
+// Where Dovecot's login proxy connects: exoauth-pop3-bridge in plain text
+// on loopback when bridge_port is set, else proxy_host:port with TLS.
+// Dovecot's login proxy takes implicit TLS from the field "ssl" and
+// STARTTLS from the field "starttls" (login-common/client-common-auth.c);
+// any value of "ssl" but any-cert means implicit TLS, so ssl=starttls
+// would start a TLS handshake on Exchange's plain port.
+void set_destination(struct auth_request *request, const PluginArgs &a, unsigned bridge_port, unsigned port)
+{
+    if (bridge_port != 0) {
+        auth_request_set_field(request, "host", a.pop3_bridge_host.c_str(), nullptr);
+        auth_request_set_field(request, "port", std::to_string(bridge_port).c_str(), nullptr);
+        return;
+    }
+    auth_request_set_field(request, "host", a.proxy_host.c_str(), nullptr);
+    auth_request_set_field(request, "port", std::to_string(port).c_str(), nullptr);
+    if (a.proxy_ssl == "starttls")
+        auth_request_set_field(request, "starttls", "yes", nullptr);
+    else
+        auth_request_set_field(request, "ssl", "yes", nullptr);
+}
+
 // mode=proxy: exoauthd's answer to TOKEN user=... becomes Dovecot's proxy
 // fields, or a refusal (no mailbox for this user) or a temporary failure.
 passdb_result proxy_verdict(struct auth_request *request, const PluginArgs &a, const Outcome &o)
@@ -127,20 +148,13 @@ passdb_result proxy_verdict(struct auth_request *request, const PluginArgs &a, c
         return PASSDB_RESULT_INTERNAL_FAILURE;
     }
     auth_request_set_field(request, "proxy", "y", nullptr);
-    auth_request_set_field(request, "host", a.proxy_host.c_str(), nullptr);
-    auth_request_set_field(request, "port", std::to_string(port).c_str(), nullptr);
-    // Dovecot's login proxy takes implicit TLS from the field "ssl" and
-    // STARTTLS from the field "starttls" (login-common/client-common-auth.c);
-    // any value of "ssl" but any-cert means implicit TLS, so ssl=starttls
-    // would start a TLS handshake on Exchange's plain port.
-    if (a.proxy_ssl == "starttls")
-        auth_request_set_field(request, "starttls", "yes", nullptr);
-    else
-        auth_request_set_field(request, "ssl", "yes", nullptr);
+    set_destination(request, a, strcmp(service, "pop3") == 0 ? a.pop3_bridge_port : 0, port);
     auth_request_set_field(request, "proxy_mech", "xoauth2", nullptr);
     auth_request_set_field(request, "destuser", mailbox->c_str(), nullptr);
     auth_request_set_field(request, "pass", token->c_str(), nullptr);
-    e_debug(ev, "exoauth: proxying to %s as %s with token %s", a.proxy_host.c_str(), mailbox->c_str(),
+    e_debug(ev, "exoauth: proxying to %s as %s with token %s",
+            strcmp(service, "pop3") == 0 && a.pop3_bridge_port ? "exoauth-pop3-bridge" : a.proxy_host.c_str(),
+            mailbox->c_str(),
             hash->c_str());
     return PASSDB_RESULT_OK;
 }

@@ -6,6 +6,7 @@
 # condition (a port accepting, a log line, a file) with a deadline.
 import email
 import email.policy
+import exchangepop
 import glob
 import os
 import pwd
@@ -533,7 +534,11 @@ class ImapStandIn:
     ExchangeStandIn uses). The login log lines carry the TLS protocol and
     cipher (%k) so a test can see what the upstream leg negotiated. With
     starttls, plain imap/pop3 listeners (Exchange's 143/110) are opened
-    too, where TLS comes from STARTTLS/STLS."""
+    too, where TLS comes from STARTTLS/STLS.
+
+    Like Exchange, pop3_port refuses an AUTH line above RFC 5034's 255
+    octets with "-ERR Protocol error": it is exchangepop.Pop3Front, in
+    front of Dovecot's own pop3s listener (dovecot_pop3_port)."""
 
     AUDIENCE = ExchangeStandIn.AUDIENCE
 
@@ -550,7 +555,8 @@ class ImapStandIn:
         os.makedirs(self.home, exist_ok=True)
         os.chown(self.home, self.uid, self.gid)
         self.imap_port = free_port()
-        self.pop3_port = free_port()
+        self.dovecot_pop3_port = free_port()
+        self.front = None
         self.imap_plain_port = free_port() if starttls else 0
         self.pop3_plain_port = free_port() if starttls else 0
         self.host = "127.0.0.1"
@@ -572,7 +578,8 @@ class ImapStandIn:
             "service imap-login {\n  inet_listener imap {\n    port = %d\n  }\n"
             "  inet_listener imaps {\n    port = %d\n    ssl = yes\n  }\n}" % (self.imap_plain_port, self.imap_port),
             "service pop3-login {\n  inet_listener pop3 {\n    port = %d\n  }\n"
-            "  inet_listener pop3s {\n    port = %d\n    ssl = yes\n  }\n}" % (self.pop3_plain_port, self.pop3_port),
+            "  inet_listener pop3s {\n    port = %d\n    ssl = yes\n  }\n}"
+            % (self.pop3_plain_port, self.dovecot_pop3_port),
         ]), ssl_dir=idp.dir, plugin=False)
 
     def publish_keys(self):
@@ -582,9 +589,17 @@ class ImapStandIn:
     def start(self):
         self.publish_keys()
         self.dovecot.start()
+        self.front = exchangepop.Pop3Front(self.idp.dir, self.ca_file, self.dovecot_pop3_port).start()
         return self
 
+    @property
+    def pop3_port(self):
+        """Exchange's 995: the strict front."""
+        return self.front.port
+
     def stop(self):
+        if self.front:
+            self.front.stop()
         self.dovecot.stop()
 
     def log_text(self):

@@ -22,6 +22,7 @@ import uuid
 import imaplib
 import pytest
 
+import exchangepop
 import idp as fakeidp
 import mta
 from conftest import Daemon, TENANT, cert_account
@@ -51,7 +52,7 @@ class ProxySite:
     """exoauthd with one app-only certificate account and a mailbox_map, and
     the site's Dovecot with the shipped 96 snippet proxying to upstream."""
 
-    def __init__(self, root, idp, upstream, ca_file=None, extra="", starttls=False):
+    def __init__(self, root, idp, upstream, ca_file=None, extra="", starttls=False, bridge=True):
         self.root = os.path.join(root, "proxy-" + uuid.uuid4().hex[:6])
         os.makedirs(self.root)
         os.chmod(self.root, 0o755)
@@ -71,13 +72,24 @@ class ProxySite:
             f.write("".join("%s:%s\n" % (u, hashed_password(p)) for u, p in PASSWORDS.items()))
         os.chmod(users, 0o644)
         self.ports = {"imap": mta.free_port(), "pop3": mta.free_port(), "imaps": mta.free_port()}
+        # POP3 to Exchange goes through exoauth-pop3-bridge (implicit TLS only).
+        self.bridge = None
+        bridge_arg = ""
+        if bridge and not starttls:
+            self.bridge = exchangepop.BridgeSpawner(self.root, "127.0.0.1:%d" % upstream.pop3_port,
+                                                    ca_file or idp.ca_file)
+            bridge_arg = " pop3_bridge=127.0.0.1:%d" % self.bridge.port
+        # Where Dovecot's POP3 proxy connects.
+        self.pop3_target = self.bridge.port if self.bridge else (
+            upstream.pop3_plain_port if starttls else upstream.pop3_port)
         snippet = mta.snippet("dovecot/96-exoauth-proxy.conf", [
             ("/run/exoauth/exoauthd.sock", self.daemon.socket),
             ("/etc/dovecot/users", users),
-            ("proxy_host=outlook.office365.com imap_port=993 pop3_port=995 proxy_ssl=yes",
+            ("proxy_host=outlook.office365.com imap_port=993 pop3_port=995 proxy_ssl=yes pop3_bridge=127.0.0.1:1995",
              "proxy_host=127.0.0.1 imap_port=%d pop3_port=%d proxy_ssl=starttls"
              % (upstream.imap_plain_port, upstream.pop3_plain_port) if starttls else
-             "proxy_host=127.0.0.1 imap_port=%d pop3_port=%d proxy_ssl=yes" % (upstream.imap_port, upstream.pop3_port)),
+             "proxy_host=127.0.0.1 imap_port=%d pop3_port=%d proxy_ssl=yes%s"
+             % (upstream.imap_port, upstream.pop3_port, bridge_arg)),
             ("ssl_ca = </etc/ssl/certs/ca-certificates.crt", "ssl_ca = <" + (ca_file or idp.ca_file)),
             # The documented block for old devices, for the loopback
             # network every test client comes from.
@@ -102,11 +114,15 @@ class ProxySite:
 
     def start(self):
         self.daemon.start()
+        if self.bridge:
+            self.bridge.start()
         self.dovecot.start()
         return self
 
     def stop(self):
         self.dovecot.stop()
+        if self.bridge:
+            self.bridge.stop()
         self.daemon.stop()
 
     def log(self):
@@ -288,8 +304,49 @@ def test_poplib_lists_retrieves_and_deletes(site, upstream):
         p.close()
     assert files_with(upstream, tag) == []
     assert re.search(r"pop3-login: Info: Login: user=<alice@contoso\.example>, method=XOAUTH2, ", upstream.log_text())
-    site.dovecot.wait_log(r"pop3-login: Info: proxy\(alice,127\.0\.0\.1:%d\): Started proxying" % upstream.pop3_port,
+    site.dovecot.wait_log(r"pop3-login: Info: proxy\(alice,127\.0\.0\.1:%d\): Started proxying" % site.pop3_target,
                           timeout=10)
+    # Through the bridge, Exchange's limit holds: the AUTH line was short.
+    assert upstream.front.refused() == 0 and upstream.front.passed() >= 1
+
+
+def test_dovecot_pop3_proxy_without_the_bridge_is_refused_like_exchange(tmp_root, idp, upstream):
+    # Dovecot's POP3 proxy (2.3 and 2.4, pop3-login/pop3-proxy.c) sends
+    # "AUTH XOAUTH2 <initial response>" on one line. With a token that is
+    # far above RFC 5034's 255 octets, and Exchange (here the stand-in's
+    # front) answers "-ERR Protocol error": the reason the bridge exists.
+    s = ProxySite(tmp_root, idp, upstream, bridge=False).start()
+    try:
+        refused, logins = upstream.front.refused(), len(upstream.logins("pop3"))
+        verdict, text = pop3_login(s, "alice", PASSWORDS["alice"])
+        assert verdict != "ok", text
+        assert upstream.front.refused() == refused + 1
+        assert max(n for n, _ in upstream.front.auth_lines) > 1000
+        assert len(upstream.logins("pop3")) == logins
+        # IMAP is not affected: Exchange takes SASL-IR on one line.
+        assert imap_login(s, "alice", PASSWORDS["alice"])[0] == "ok"
+        TOKENS.add(s.current_token()[0])
+    finally:
+        s.stop()
+
+
+def test_pop3_bridge_refuses_an_unverified_exchange(tmp_root, idp, upstream):
+    # The bridge verifies Exchange's certificate like Dovecot does: with a
+    # CA that does not lead to it, nothing is sent and the client gets a
+    # temporary failure, not a wrong password.
+    d = os.path.join(tmp_root, "bridge-ca-" + uuid.uuid4().hex[:6])
+    os.makedirs(d)
+    other_ca = fakeidp.make_app_cert(d, "unrelated")[0]
+    s = ProxySite(tmp_root, idp, upstream, ca_file=other_ca, extra="login_proxy_max_reconnects = 0").start()
+    try:
+        passed = upstream.front.passed()
+        verdict, text = pop3_login(s, "alice", PASSWORDS["alice"])
+        assert verdict == "temporary", text
+        assert s.bridge.exit_codes() == [1]
+        assert "TLS with 127.0.0.1 failed: unable to get local issuer certificate" in s.bridge.log_text()
+        assert upstream.front.passed() == passed
+    finally:
+        s.stop()
 
 
 def test_curl_pop3_lists_and_retrieves(site, upstream):
@@ -501,7 +558,8 @@ def test_token_never_in_any_log(site, upstream):
     assert imap_login(site, "alice", PASSWORDS["alice"])[0] == "ok"
     assert pop3_login(site, "alice", PASSWORDS["alice"])[0] == "ok"
     site.current_token()
-    logs = {"site dovecot": site.log(), "stand-in": upstream.log_text(), "exoauthd": site.daemon.read_log()}
+    logs = {"site dovecot": site.log(), "stand-in": upstream.log_text(), "exoauthd": site.daemon.read_log(),
+            "pop3 bridge": site.bridge.log_text()}
     assert TOKENS
     for token in TOKENS:
         header, payload, signature = token.split(".")

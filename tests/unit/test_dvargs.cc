@@ -43,6 +43,14 @@ static void test_defaults_and_accepted(void **)
     assert_string_equal(a.proxy_ssl.c_str(), "starttls");
     PluginArgs d;
     assert_string_equal(d.proxy_host.c_str(), "outlook.office365.com");
+    assert_int_equal(d.pop3_bridge_port, 0);
+    PluginArgs b;
+    assert_true(parse_args("mode=proxy pop3_bridge=127.0.0.1:1995", b, error));
+    assert_string_equal(b.pop3_bridge_host.c_str(), "127.0.0.1");
+    assert_int_equal(b.pop3_bridge_port, 1995);
+    assert_true(parse_args("pop3_bridge=[::1]:2995", b, error));
+    assert_string_equal(b.pop3_bridge_host.c_str(), "::1");
+    assert_int_equal(b.pop3_bridge_port, 2995);
     assert_int_equal(d.imap_port, 993);
     assert_int_equal(d.pop3_port, 995);
     assert_string_equal(d.proxy_ssl.c_str(), "yes");
@@ -79,6 +87,13 @@ static void test_refused(void **)
         {"imap_port=0", "imap_port must be 1 to 65535"},
         {"pop3_port=65536", "pop3_port must be 1 to 65535"},
         {"proxy_ssl=no", "proxy_ssl must be yes or starttls"},
+        {"pop3_bridge=10.0.0.1:1995", "pop3_bridge must be a loopback address"},
+        {"pop3_bridge=outlook.office365.com:995", "pop3_bridge must be a loopback address"},
+        {"pop3_bridge=127.0.0.1", "pop3_bridge must be a loopback address"},
+        {"pop3_bridge=127.0.0.1:0", "pop3_bridge must be a loopback address"},
+        {"pop3_bridge=127.0.0.1:99999", "pop3_bridge must be a loopback address"},
+        {"pop3_bridge=::1:1995", "pop3_bridge must be a loopback address"},
+        {"pop3_bridge=[::2]:1995", "pop3_bridge must be a loopback address"},
         {"socket=/ok timeout=1s bogus=1", "unknown key \"bogus\""},
     };
     for (const Row &r : rows) {
