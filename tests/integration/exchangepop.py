@@ -8,6 +8,7 @@
 # socket is the bridge's stdin and stdout. Both bind 127.0.0.1 only, bound
 # their connections in count and every socket operation in time.
 import os
+import select
 import socket
 import ssl
 import subprocess
@@ -32,9 +33,17 @@ def _listener():
 
 class _AcceptLoop:
     """A loopback listener whose connections go to handle(conn), each at
-    most once, for at most MAX_CONNECTIONS connections."""
+    most once, for at most MAX_CONNECTIONS connections; with cert_dir, TLS
+    contexts to serve (the fake IdP's server certificate, TLS >= 1.2) and
+    to connect (verified with ca_file)."""
 
-    def __init__(self):
+    def __init__(self, cert_dir=None, ca_file=None):
+        if cert_dir:
+            self.server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.server_ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            self.server_ctx.load_cert_chain(os.path.join(cert_dir, "server.pem"),
+                                            os.path.join(cert_dir, "server.key"))
+            self.client_ctx = ssl.create_default_context(cafile=ca_file)
         self.sock = _listener()
         self.port = self.sock.getsockname()[1]
         self.stopping = threading.Event()
@@ -70,11 +79,7 @@ class Pop3Front(_AcceptLoop):
     refused."""
 
     def __init__(self, cert_dir, ca_file, upstream_port):
-        super().__init__()
-        self.server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.server_ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        self.server_ctx.load_cert_chain(os.path.join(cert_dir, "server.pem"), os.path.join(cert_dir, "server.key"))
-        self.client_ctx = ssl.create_default_context(cafile=ca_file)
+        super().__init__(cert_dir, ca_file)
         self.upstream_port = upstream_port
         self.auth_lines = []       # (length, refused)
         self.lock = threading.Lock()
@@ -100,32 +105,10 @@ class Pop3Front(_AcceptLoop):
             raw.close()
             return
         with client, up:
-            t = threading.Thread(target=self._down, args=(up, client), daemon=True)
-            t.start()
-            self._up(client, up)
-            t.join(timeout=TIMEOUT)
+            pump(client, up, lambda line: self._from_client(line, client, up), lambda line: _send(client, line))
 
-    def _down(self, up, client):
-        """Server to client, as it is; then the client's side is ended."""
-        _until_closed(lambda: self._copy(up, client))
-        _end(client)
-
-    def _up(self, client, up):
-        """Client to server line by line; then the server's side is ended."""
-        f = client.makefile("rb")
-        _until_closed(lambda: self._pass_line(f, client, up))
-        _end(up)
-
-    @staticmethod
-    def _copy(src, dst):
-        data = src.recv(16384)
-        if data:
-            dst.sendall(data)
-        return bool(data)
-
-    def _pass_line(self, f, client, up):
+    def _from_client(self, line, client, up):
         """One client line to the server, or Exchange's refusal of it."""
-        line = f.readline(65536)
         if line[:5].upper() == b"AUTH ":
             refused = len(line) > AUTH_LINE_LIMIT
             with self.lock:
@@ -133,25 +116,40 @@ class Pop3Front(_AcceptLoop):
             if refused:
                 client.sendall(b"-ERR Protocol error\r\n")
                 return True
-        if line:
-            up.sendall(line)
-        return bool(line)
+        up.sendall(line)
+        return True
 
 
-def _until_closed(step):
-    """Call step() until it returns False or the connection fails."""
+def _send(sock, data):
+    sock.sendall(data)
+    return True
+
+
+def pump(left, right, from_left, from_right):
+    """Relay two sockets line by line in one thread (an SSL socket must not
+    be read in one thread while another writes it): from_left(line) and
+    from_right(line) handle each complete line and return False to end the
+    session. Ends when either side closes, fails, or is idle for TIMEOUT."""
+    handlers = {left: from_left, right: from_right}
+    buffers = {left: b"", right: b""}
     try:
-        while step():
-            pass
-    except (OSError, ssl.SSLError):
-        pass
-
-
-def _end(sock):
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
+        while True:
+            ready = [s for s in (left, right) if isinstance(s, ssl.SSLSocket) and s.pending()]
+            if not ready:
+                ready = select.select([left, right], [], [], TIMEOUT)[0]
+            if not ready:
+                return
+            for s in ready:
+                data = s.recv(65536)
+                if not data:
+                    return
+                buffers[s] += data
+                while b"\n" in buffers[s]:
+                    line, buffers[s] = buffers[s].split(b"\n", 1)
+                    if not handlers[s](line + b"\n"):
+                        return
+    except (OSError, ssl.SSLError, ValueError):
+        return
 
 
 class BridgeSpawner(_AcceptLoop):

@@ -7,6 +7,7 @@
 import email
 import email.policy
 import exchangepop
+import exchangesmtp
 import glob
 import os
 import pwd
@@ -417,7 +418,7 @@ class ExchangeStandIn:
 
     AUDIENCE = "https://outlook.office365.com"
 
-    def __init__(self, root, idp, mech="xoauth2", name="exchange", plain_users=None):
+    def __init__(self, root, idp, mech="xoauth2", name="exchange", plain_users=None, front=False):
         self.root = os.path.join(root, name)
         os.makedirs(self.root, exist_ok=True)
         os.chmod(self.root, 0o755)
@@ -473,6 +474,11 @@ class ExchangeStandIn:
             "virtual_gid_maps = static:%d" % nobody.pw_gid,
         ]))
         self.port = self.postfix.port
+        # front: Exchange's own answers (exchangesmtp.SmtpFront) in front
+        # of this Postfix, which still checks every token.
+        self.front = exchangesmtp.SmtpFront(idp.dir, idp.ca_file, self.postfix.port) if front else None
+        if self.front:
+            self.port = self.front.port
         self.host = "127.0.0.1"
         self.ca_file = idp.ca_file
 
@@ -497,9 +503,13 @@ class ExchangeStandIn:
         self.publish_keys()
         self.start_auth()
         self.postfix.start()
+        if self.front:
+            self.front.start()
         return self
 
     def stop(self):
+        if self.front:
+            self.front.stop()
         self.postfix.stop()
         self.dovecot.stop()
 

@@ -45,6 +45,7 @@ class Site:
             ("[smtp.office365.com]:587", hop),
             ("hash:/etc/postfix/sasl_passwd", "hash:%s/sasl_passwd" % etc),
             ("/etc/postfix/sasl", sasl),
+            ("/etc/postfix/exchange_replies", os.path.join(mta.CONF, "postfix", "exchange_replies")),
             ("/etc/ssl/certs/ca-certificates.crt", idp.ca_file)])
         # Test-only lines: load the built plugin, and name the certificate
         # the stand-in presents (the fake IdP's, for localhost).

@@ -1,0 +1,243 @@
+# exchangesmtp.py: SmtpFront, the part of the SMTP stand-in that answers the
+# way Exchange Online (smtp.office365.com:587) does where Postfix + Dovecot
+# would answer otherwise (tests/integration/EXCHANGE.md lists each case
+# with its source). It takes the client's connection and STARTTLS itself,
+# then relays the session over STARTTLS to mta.ExchangeStandIn's Postfix,
+# which still checks every token with Dovecot's oauth2 passdb. On the way:
+#   - a refused token: "535 5.7.3 Authentication unsuccessful" instead of
+#     Postfix's 535 5.7.8, and, like Exchange, no RFC 7628 challenge first
+#     (the front answers Dovecot's challenge itself and keeps it);
+#   - SMTP AUTH off for the tenant or for a mailbox: 535 5.7.139;
+#   - more than `max_sessions` authenticated sessions of one mailbox:
+#     432 4.3.2 Concurrent connections limit exceeded;
+#   - a From address the mailbox may not send as: 554 5.2.252 SendAsDenied
+#     at the end of DATA (the message is not delivered).
+# Loopback only; connections bounded in count, sockets in time.
+import base64
+import socket
+import ssl
+import threading
+
+from exchangepop import TIMEOUT, _AcceptLoop, pump
+
+GREETING = b"220 front.outlook.example Microsoft ESMTP MAIL Service ready\r\n"
+EHLO_PLAIN = (b"250-front.outlook.example Hello\r\n250-SIZE 157286400\r\n250-PIPELINING\r\n"
+              b"250-ENHANCEDSTATUSCODES\r\n250-STARTTLS\r\n250 8BITMIME\r\n")
+REFUSED = b"535 5.7.3 Authentication unsuccessful [front.outlook.example]\r\n"
+DISABLED = (b"535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the %s. "
+            b"Visit https://aka.ms/smtp_auth_disabled for more information. [front.outlook.example]\r\n")
+CONCURRENT = (b"432 4.3.2 Concurrent connections limit exceeded. Visit https://aka.ms/concurrent_sending "
+              b"for more information. [Hostname=front.outlook.example]\r\n")
+SEND_AS = (b"554 5.2.252 SendAsDenied; %s not allowed to send as %s; "
+           b"STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; "
+           b"Failed to process message due to a permanent exception [front.outlook.example]\r\n")
+
+
+def sasl_user(response):
+    """The user of a base64 XOAUTH2 (user=) or OAUTHBEARER (a=) client
+    response, or None."""
+    try:
+        raw = base64.b64decode(response, validate=True).decode("utf-8", "replace")
+    except (ValueError, TypeError):
+        return None
+    for part in raw.split("\x01")[0].split(","):
+        if part.startswith("user=") or part.startswith("a="):
+            return part.split("=", 1)[1].lower()
+    return None
+
+
+class SmtpFront(_AcceptLoop):
+    """Exchange's answers in front of the SMTP stand-in (see the top)."""
+
+    def __init__(self, cert_dir, ca_file, backend_port, max_sessions=3):
+        super().__init__(cert_dir, ca_file)
+        self.backend_port = backend_port
+        self.max_sessions = max_sessions
+        self.lock = threading.Lock()
+        # What a test sets: SMTP AUTH off for the tenant or these mailboxes,
+        # and who may send as whom beyond the mailbox itself.
+        self.tenant_auth_disabled = False
+        self.auth_disabled = set()
+        self.send_as = {}             # mailbox -> set of From addresses
+        self.active = {}              # mailbox -> authenticated sessions now
+        self.answers = []             # (mailbox, first line of each Exchange-only answer)
+
+    def handle(self, conn):
+        threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _note(self, mailbox, answer):
+        with self.lock:
+            self.answers.append((mailbox, answer.split(b"\r\n")[0].decode()))
+
+    def _session(self, raw):
+        session = _Session(self, raw)
+        try:
+            session.run()
+        except (OSError, ssl.SSLError, ValueError):
+            pass
+        finally:
+            session.close()
+
+
+class _Session:
+    """One client connection through the front: plain text up to STARTTLS
+    here, then both sides relayed by exchangepop.pump in one thread."""
+
+    def __init__(self, front, raw):
+        self.front = front
+        self.client = raw
+        self.backend = None
+        self.mailbox = None           # after a successful AUTH
+        self.counted = False
+        self.sender = None
+        self.pending_mailbox = None   # AUTH passed to the backend for this mailbox
+        self.auth_verb = None         # AUTH waiting for its response line
+        self.in_data = False
+
+    def send(self, data):
+        self.client.sendall(data)
+
+    def run(self):
+        self.send(GREETING)
+        if not self._until_starttls():
+            return
+        self.client = self.front.server_ctx.wrap_socket(self.client, server_side=True)
+        self._connect_backend()
+        pump(self.client, self.backend, self._from_client, self._from_backend)
+
+    def _until_starttls(self):
+        """The plain-text part: EHLO, then STARTTLS; True once TLS may start.
+        Read a byte at a time so nothing of the TLS handshake is consumed."""
+        while True:
+            line = _read_line(self.client)
+            verb = line[:4].upper()
+            if not line or verb == b"QUIT":
+                return False
+            if verb in (b"EHLO", b"HELO"):
+                self.send(EHLO_PLAIN)
+            elif line[:8].upper() == b"STARTTLS":
+                self.send(b"220 2.0.0 SMTP server ready\r\n")
+                return True
+            else:
+                self.send(b"530 5.7.57 Client not authenticated to send mail [front.outlook.example]\r\n")
+
+    def _connect_backend(self):
+        """The stand-in's Postfix, through its own STARTTLS."""
+        s = socket.create_connection(("127.0.0.1", self.front.backend_port), timeout=TIMEOUT)
+        _read_reply(s)                       # 220
+        s.sendall(b"EHLO front.outlook.example\r\n")
+        _read_reply(s)
+        s.sendall(b"STARTTLS\r\n")
+        _read_reply(s)
+        self.backend = self.front.client_ctx.wrap_socket(s, server_hostname="localhost")
+
+    def _from_backend(self, line):
+        """Backend to client, Postfix's answers turned into Exchange's."""
+        if line.startswith(b"334 ") and self.pending_mailbox and not self.counted:
+            self.backend.sendall(b"AQ==\r\n")   # answer Dovecot's challenge; the client sees none
+            return True
+        if line.startswith(b"535"):
+            line = REFUSED
+        elif line.startswith(b"235") and self.pending_mailbox:
+            self._authenticated(self.pending_mailbox)
+        elif line.startswith(b"354"):
+            self.in_data = True
+        self.send(line)
+        return True
+
+    def _authenticated(self, mailbox):
+        with self.front.lock:
+            self.front.active[mailbox] = self.front.active.get(mailbox, 0) + 1
+        self.mailbox, self.counted = mailbox, True
+
+    def _from_client(self, line):
+        """Client to backend, with Exchange's own answers."""
+        if self.in_data:
+            return self._data_line(line)
+        if self.auth_verb:
+            verb, self.auth_verb = self.auth_verb, None
+            return self._auth(verb, line.strip())
+        words = line.strip().split(b" ")
+        verb = words[0].upper()
+        if verb == b"AUTH" and len(words) >= 2:
+            if len(words) >= 3:
+                return self._auth(words[1], words[2])
+            self.auth_verb = words[1]
+            self.send(b"334 \r\n")
+            return True
+        if verb == b"MAIL":
+            self.sender = line.split(b":", 1)[1].strip().split(b" ")[0].strip(b"<>").decode().lower()
+        self.backend.sendall(line)
+        return True
+
+    def _data_line(self, line):
+        """Message lines; at its end, SendAs is checked as Exchange does."""
+        if line != b".\r\n":
+            self.backend.sendall(line)
+            return True
+        self.in_data = False
+        allowed = self.front.send_as.get(self.mailbox, set()) | {self.mailbox}
+        if self.sender and self.sender not in allowed:
+            answer = SEND_AS % (self.mailbox.encode(), self.sender.encode())
+            self.front._note(self.mailbox, answer)
+            self.send(answer)
+            return False     # the backend never sees the end: nothing is delivered
+        self.backend.sendall(line)
+        return True
+
+    def _auth(self, mechanism, response):
+        """AUTH, answered here when Exchange would refuse before checking."""
+        mailbox = sasl_user(response) or ""
+        answer = self._refusal(mailbox)
+        if answer:
+            self.front._note(mailbox, answer)
+            self.send(answer)
+            return True
+        self.pending_mailbox = mailbox
+        self.backend.sendall(b"AUTH " + mechanism + b" " + response + b"\r\n")
+        return True
+
+    def _refusal(self, mailbox):
+        """Exchange's answer before any token check, or None."""
+        front = self.front
+        if front.tenant_auth_disabled:
+            return DISABLED % b"Tenant"
+        if mailbox in front.auth_disabled:
+            return DISABLED % b"Mailbox"
+        with front.lock:
+            if front.active.get(mailbox, 0) >= front.max_sessions:
+                return CONCURRENT
+        return None
+
+    def close(self):
+        if self.counted:
+            with self.front.lock:
+                self.front.active[self.mailbox] -= 1
+            self.counted = False
+        for s in (self.backend, self.client):
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+
+def _read_line(sock):
+    """One line from a plain socket, a byte at a time, at most 4 KiB."""
+    line = b""
+    while not line.endswith(b"\n") and len(line) < 4096:
+        c = sock.recv(1)
+        if not c:
+            break
+        line += c
+    return line
+
+
+def _read_reply(sock):
+    """A whole (multi-line) SMTP reply from a plain socket."""
+    while True:
+        line = _read_line(sock)
+        if not line:
+            raise OSError("backend closed")
+        if line[3:4] != b"-":
+            return line
