@@ -24,6 +24,7 @@ extern "C" { // cmocka 1.1 declares print_error() without C linkage
 #include <string>
 
 #include "config.hh"
+#include "entra.hh"
 
 #ifndef RUNSTATEDIR
 #define RUNSTATEDIR "/run"
@@ -231,27 +232,49 @@ struct CloudCase {
     const char *authority;
     const char *outlook;  // cloud_outlook_host
     const char *delegated; // host of the refresh_token scopes
+    const char *aud;      // token endpoint for tenant contoso.com: the client assertion's aud
 };
 
+// Authorities and hosts as docs/CLOUDS.md gives them, each with its source.
 const CloudCase kClouds[] = {
     {"", Cloud::Worldwide, "https://login.microsoftonline.com", "outlook.office365.com",
-     "outlook.office.com"},
+     "outlook.office.com", "https://login.microsoftonline.com/contoso.com/oauth2/v2.0/token"},
     {"[idp]\ncloud = worldwide\n", Cloud::Worldwide, "https://login.microsoftonline.com",
-     "outlook.office365.com", "outlook.office.com"},
+     "outlook.office365.com", "outlook.office.com",
+     "https://login.microsoftonline.com/contoso.com/oauth2/v2.0/token"},
     {"[idp]\ncloud = usgov\n", Cloud::UsGov, "https://login.microsoftonline.us",
-     "outlook.office365.us", "outlook.office365.us"},
+     "outlook.office365.us", "outlook.office365.us",
+     "https://login.microsoftonline.us/contoso.com/oauth2/v2.0/token"},
     {"[idp]\ncloud = usgov-dod\n", Cloud::UsGovDod, "https://login.microsoftonline.us",
-     "outlook-dod.office365.us", "outlook-dod.office365.us"},
-    {"[idp]\ncloud = china\n", Cloud::China, "https://login.chinacloudapi.cn",
-     "partner.outlook.cn", "partner.outlook.cn"},
+     "outlook-dod.office365.us", "outlook-dod.office365.us",
+     "https://login.microsoftonline.us/contoso.com/oauth2/v2.0/token"},
+    {"[idp]\ncloud = china\n", Cloud::China, "https://login.partner.microsoftonline.cn",
+     "partner.outlook.cn", "partner.outlook.cn",
+     "https://login.partner.microsoftonline.cn/contoso.com/oauth2/v2.0/token"},
     {"[idp]\ncloud = custom\nauthority = https://idp.test:8443\n", Cloud::Custom,
-     "https://idp.test:8443", "outlook.office365.com", "outlook.office.com"},
+     "https://idp.test:8443", "outlook.office365.com", "outlook.office.com",
+     "https://idp.test:8443/contoso.com/oauth2/v2.0/token"},
     {"[idp]\nauthority = https://idp.test/x/y\ncloud = custom\n", Cloud::Custom,
-     "https://idp.test/x/y", "outlook.office365.com", "outlook.office.com"},
+     "https://idp.test/x/y", "outlook.office365.com", "outlook.office.com",
+     "https://idp.test/x/y/contoso.com/oauth2/v2.0/token"},
 };
 
-// Each cloud: its authority, its hosts and the default scopes it gives,
-// whether [idp] comes before or after the accounts.
+// One cloud's default scopes for the app-only account "a" and the
+// delegated account "d".
+void check_cloud_scopes(const Config &c, const CloudCase &cc)
+{
+    std::string app = std::string("https://") + cc.outlook + "/.default";
+    assert_string_equal(c.find_account("a")->scope.c_str(), app.c_str());
+    std::string b = std::string("https://") + cc.delegated + "/";
+    std::string del = "offline_access " + b + "SMTP.Send " + b + "IMAP.AccessAsUser.All " + b +
+                      "POP.AccessAsUser.All";
+    assert_string_equal(c.find_account("d")->scope.c_str(), del.c_str());
+}
+
+// Each cloud: its authority, its hosts, the default scopes it gives and the
+// aud of a client assertion (the cloud's own token endpoint: Entra refuses
+// an assertion addressed to another cloud), whether [idp] comes before or
+// after the accounts.
 void test_clouds(void **)
 {
     const std::string accounts = ACC "secret_file = /s\n[account d]\ntenant = t.example\n"
@@ -262,12 +285,8 @@ void test_clouds(void **)
             assert_true(c.cloud == cc.cloud);
             assert_string_equal(c.authority.c_str(), cc.authority);
             assert_string_equal(exo::cloud_outlook_host(c.cloud), cc.outlook);
-            std::string app = std::string("https://") + cc.outlook + "/.default";
-            assert_string_equal(c.find_account("a")->scope.c_str(), app.c_str());
-            std::string b = std::string("https://") + cc.delegated + "/";
-            std::string del = "offline_access " + b + "SMTP.Send " + b + "IMAP.AccessAsUser.All " +
-                              b + "POP.AccessAsUser.All";
-            assert_string_equal(c.find_account("d")->scope.c_str(), del.c_str());
+            assert_string_equal(exo::token_endpoint(c.authority, "contoso.com").c_str(), cc.aud);
+            check_cloud_scopes(c, cc);
         }
     }
     assert_string_equal(exo::cloud_authority(Cloud::Custom), "");
