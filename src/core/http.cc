@@ -72,7 +72,8 @@ void set_proxy(CURL *c, const HttpOptions &o)
 // host:port of a proxy URL that parse_proxy accepted (no scheme, no user).
 std::string proxy_host_port(const std::string &url)
 {
-    std::string rest = url.substr(url.find("://") + 3);
+    size_t scheme = url.find("://");
+    std::string rest = scheme == std::string::npos ? url : url.substr(scheme + 3);
     if (!rest.empty() && rest.back() == '/')
         rest.pop_back();
     size_t at = rest.rfind('@');
