@@ -199,14 +199,16 @@ const AccountConfig *Config::find_account(std::string_view name) const
     return nullptr;
 }
 
-// Authority base URL of a cloud; "" for Custom (the file gives it).
+// Authority base URL of a cloud; "" for Custom (the file gives it). From
+// Microsoft's national-cloud page (sources in docs/CLOUDS.md); the token
+// endpoint built on it is also the client assertion's aud.
 const char *cloud_authority(Cloud c)
 {
     switch (c) {
     case Cloud::Worldwide: return "https://login.microsoftonline.com";
     case Cloud::UsGov:
     case Cloud::UsGovDod: return "https://login.microsoftonline.us";
-    case Cloud::China: return "https://login.chinacloudapi.cn";
+    case Cloud::China: return "https://login.partner.microsoftonline.cn";
     case Cloud::Custom: break;
     }
     return "";

@@ -97,6 +97,9 @@ struct Config {
     Cloud cloud = Cloud::Worldwide;
     std::string authority;            // derived from cloud unless Custom
     std::string ca_file;              // extra trust anchors (tests, proxies)
+    std::string proxy;                // http(s)://[user:password@]host:port, or "": direct,
+                                      // never the environment's proxy; a secret (password)
+    std::string no_proxy;             // hosts reached directly despite proxy, comma separated
     // sections
     std::vector<ListenConfig> listens;
     std::vector<AccountConfig> accounts;

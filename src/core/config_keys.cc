@@ -86,6 +86,8 @@ const KeyHandler kKeys[] = {
     {Section::Idp, "cloud", false, SETTER { return pick(v, kClouds, p.cfg.cloud, why); }},
     {Section::Idp, "authority", false, SETTER { return parse_authority(v, p.cfg.authority, why); }},
     {Section::Idp, "ca_file", false, SETTER { return parse_path(v, kMaxLine, p.cfg.ca_file, why); }},
+    {Section::Idp, "proxy", false, SETTER { return parse_proxy(v, p.cfg.proxy, why); }},
+    {Section::Idp, "no_proxy", false, SETTER { return parse_no_proxy(v, p.cfg.no_proxy, why); }},
     {Section::Listen, "path", false,
      SETTER { return store_socket_path(v, SocketBase::None, p.listen.path, why); }},
     {Section::Listen, "owner", true, SETTER { return parse_id(v, p.listen.owner, why); }},
@@ -168,6 +170,15 @@ bool fail(Parser &p, const std::string &why)
 
 namespace {
 
+// A refused value as messages show it: never a proxy URL, whose
+// user:password would end up in logs and terminals.
+std::string shown_value(const KeyHandler &h, std::string_view value)
+{
+    if (std::strcmp(h.key, "proxy") == 0)
+        return "(not shown: it may hold a password)";
+    return quote(value);
+}
+
 // Line where key was set in the open section, 0 when it was not.
 int key_line(const Parser &p, const char *key)
 {
@@ -185,7 +196,8 @@ bool fail_missing(Parser &p, const char *key, const char *note = "")
 
 // ---- closing sections ---------------------------------------------------
 
-// [idp]: the authority comes from the cloud unless the cloud is custom.
+// [idp]: the authority comes from the cloud unless the cloud is custom;
+// no_proxy only makes sense with a proxy.
 bool close_idp(Parser &p)
 {
     int line = key_line(p, "authority");
@@ -193,6 +205,9 @@ bool close_idp(Parser &p)
         return fail_missing(p, "authority", " (required with cloud = custom)");
     if (p.cfg.cloud != Cloud::Custom && line != 0)
         return fail_at(p, line, "\"authority\" is only allowed with cloud = custom in [idp]");
+    int no_proxy = key_line(p, "no_proxy");
+    if (no_proxy != 0 && key_line(p, "proxy") == 0)
+        return fail_at(p, no_proxy, "\"no_proxy\" needs \"proxy\" in [idp]");
     return true;
 }
 
@@ -460,8 +475,8 @@ bool parse_assignment(Parser &p, std::string_view s)
         return fail(p, "empty value for " + quote(key) + " in " + p.label);
     std::string why;
     if (!h->set(p, value, why))
-        return fail(p, "invalid value " + quote(value) + " for " + quote(key) + " in " + p.label +
-                           ": " + why);
+        return fail(p, "invalid value " + shown_value(*h, value) + " for " + quote(key) + " in " +
+                           p.label + ": " + why);
     return true;
 }
 

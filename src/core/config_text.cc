@@ -371,6 +371,81 @@ bool parse_authority(std::string_view v, std::string &out, std::string &why)
     return true;
 }
 
+namespace {
+
+// True for a proxy's user:password: printable ASCII but / ? # @ (percent
+// escapes are libcurl's to decode).
+bool valid_userinfo(std::string_view s)
+{
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u >= 0x7f || c == '/' || c == '?' || c == '#' || c == '@')
+            return false;
+    }
+    return true;
+}
+
+// True for host:port with a DNS name, IPv4 or [IPv6] host and a port 1-65535.
+bool valid_host_port(std::string_view s)
+{
+    size_t colon = s.rfind(':');
+    if (colon == std::string_view::npos || colon == 0)
+        return false;
+    std::string_view host = s.substr(0, colon), port = s.substr(colon + 1);
+    uint64_t n = 0;
+    if (!parse_digits(port, 5, n) || n == 0 || n > 65535)
+        return false;
+    if (host.front() == '[')
+        return host.size() > 2 && host.back() == ']' && only_chars(host.substr(1, host.size() - 2), ":.");
+    return only_chars(host, ".-");
+}
+
+} // namespace
+
+// http(s)://[user:password@]host:port[/]
+bool parse_proxy(std::string_view v, std::string &out, std::string &why)
+{
+    std::string_view rest = v;
+    if (rest.substr(0, 7) == "http://")
+        rest.remove_prefix(7);
+    else if (rest.substr(0, 8) == "https://")
+        rest.remove_prefix(8);
+    else
+        rest = {};
+    if (!rest.empty() && rest.back() == '/')
+        rest.remove_suffix(1);
+    size_t at = rest.rfind('@');
+    std::string_view user = at == std::string_view::npos ? std::string_view() : rest.substr(0, at);
+    std::string_view host_port = at == std::string_view::npos ? rest : rest.substr(at + 1);
+    if (rest.empty() || !valid_userinfo(user) || !valid_host_port(host_port)) {
+        why = "expected http://host:port or https://host:port, with user:password@ before the host "
+              "if the proxy asks for one";
+        return false;
+    }
+    out.assign(v);
+    return true;
+}
+
+// Words of [A-Za-z0-9.:*/[]-] separated by commas or blanks.
+bool parse_no_proxy(std::string_view v, std::string &out, std::string &why)
+{
+    std::string joined;
+    for (size_t pos = 0; pos < v.size();) {
+        size_t end = std::min(v.find_first_of(", ", pos), v.size());
+        std::string_view w = v.substr(pos, end - pos);
+        pos = end + 1;
+        if (w.empty())
+            continue;
+        if (!only_chars(w, ".:*/[]-")) {
+            why = "expected host names, domains or addresses separated by commas";
+            return false;
+        }
+        joined += (joined.empty() ? "" : ",") + std::string(w);
+    }
+    out = std::move(joined);
+    return true;
+}
+
 // Space-separated printable words (audiences, issuers, scopes, roles).
 bool parse_words(std::string_view v, std::vector<std::string> &out, std::string &why)
 {

@@ -70,6 +70,12 @@ bool parse_tenant(std::string_view v, std::string &out, std::string &why);
 bool parse_client_id(std::string_view v, std::string &out, std::string &why);
 // An authority URL: https://host[/path] without a trailing slash, query or fragment.
 bool parse_authority(std::string_view v, std::string &out, std::string &why);
+// An HTTP proxy URL: http:// or https://, an optional user:password@,
+// host and :port, at most a trailing "/".
+bool parse_proxy(std::string_view v, std::string &out, std::string &why);
+// Host names, domains or addresses separated by commas or blanks, stored
+// joined by commas (libcurl's CURLOPT_NOPROXY form).
+bool parse_no_proxy(std::string_view v, std::string &out, std::string &why);
 // Space-separated printable words (audiences, issuers, scopes, roles).
 bool parse_words(std::string_view v, std::vector<std::string> &out, std::string &why);
 

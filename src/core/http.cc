@@ -6,6 +6,8 @@
 
 #include "http.hh"
 
+#include "config.hh"
+
 #include <algorithm>
 #include <cstring>
 #include <ctime>
@@ -51,6 +53,33 @@ int parse_retry_after(std::string v)
     return (int)std::max(0L, std::min(d, 86400L));
 }
 
+// The proxy of a request: the configured one or none. An empty
+// CURLOPT_PROXY and CURLOPT_NOPROXY make libcurl ignore http_proxy,
+// https_proxy, ALL_PROXY and NO_PROXY in the daemon's environment.
+void set_proxy(CURL *c, const HttpOptions &o)
+{
+    curl_easy_setopt(c, CURLOPT_PROXY, o.proxy.c_str());
+    curl_easy_setopt(c, CURLOPT_NOPROXY, o.no_proxy.c_str());
+    if (o.proxy.empty())
+        return;
+    curl_easy_setopt(c, CURLOPT_HTTPPROXYTUNNEL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
+    if (!o.ca_file.empty())
+        curl_easy_setopt(c, CURLOPT_PROXY_CAINFO, o.ca_file.c_str());
+}
+
+// host:port of a proxy URL that parse_proxy accepted (no scheme, no user).
+std::string proxy_host_port(const std::string &url)
+{
+    size_t scheme = url.find("://");
+    std::string rest = scheme == std::string::npos ? url : url.substr(scheme + 3);
+    if (!rest.empty() && rest.back() == '/')
+        rest.pop_back();
+    size_t at = rest.rfind('@');
+    return at == std::string::npos ? rest : rest.substr(at + 1);
+}
+
 // Header callback: Content-Type and Retry-After.
 size_t on_header(char *data, size_t size, size_t n, void *arg)
 {
@@ -70,6 +99,27 @@ size_t on_header(char *data, size_t size, size_t n, void *arg)
     return len;
 }
 } // namespace
+
+// [idp] and [global] settings as request options.
+HttpOptions idp_http_options(const Config &cfg)
+{
+    HttpOptions o;
+    o.ca_file = cfg.ca_file;
+    o.proxy = cfg.proxy;
+    o.no_proxy = cfg.no_proxy;
+    o.timeout_ms = cfg.http_timeout * 1000;
+    o.connect_timeout_ms = std::min(5000, o.timeout_ms);
+    return o;
+}
+
+// "direct" or "via proxy host:port[ (not for ...)]".
+std::string idp_route(const HttpOptions &o)
+{
+    if (o.proxy.empty())
+        return "direct";
+    std::string r = "via proxy " + proxy_host_port(o.proxy);
+    return o.no_proxy.empty() ? r : r + " (not for " + o.no_proxy + ")";
+}
 
 // Global libcurl set-up.
 bool http_global_init(std::string &error)
@@ -145,6 +195,7 @@ bool HttpClient::perform(const std::string &url, const Secret *form, HttpRespons
         curl_easy_setopt(c, CURLOPT_CAINFO, opts_.ca_file.c_str());
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)opts_.timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)opts_.connect_timeout_ms);
+    set_proxy(c, opts_);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "exoauth/" PACKAGE_VERSION);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());

@@ -2,7 +2,10 @@
 // identity provider. HTTPS only, TLS 1.2 minimum, peer and host verification
 // always on (a CA file adds trust anchors, it never turns checks off), a
 // timeout on every request and a cap on every response body. One HttpClient
-// per thread (it owns a CURL easy handle and reuses its connection).
+// per thread (it owns a CURL easy handle and reuses its connection). A
+// proxy is used only when the configuration names one ([idp] proxy, a
+// CONNECT tunnel: TLS to the IdP stays end to end and verified), never
+// from the environment (http_proxy, https_proxy, ALL_PROXY, NO_PROXY).
 #pragma once
 
 #include "secret.hh"
@@ -21,8 +24,12 @@ constexpr size_t HTTP_MAX_BODY = 256 * 1024;
 struct CurlDeleter { void operator()(CURL *c) const { curl_easy_cleanup(c); } };
 using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
 
+struct Config;
+
 struct HttpOptions {
     std::string ca_file;      // extra trust anchors; empty = system store only
+    std::string proxy;        // http(s)://[user:password@]host:port; empty = direct
+    std::string no_proxy;     // hosts that skip the proxy, comma separated
     int timeout_ms = 10000;   // whole request
     int connect_timeout_ms = 5000;
 };
@@ -56,6 +63,13 @@ private:
     HttpOptions opts_;
     CurlPtr curl_;
 };
+
+// The options of every request to the identity provider: [idp] ca_file,
+// proxy, no_proxy and [global] http_timeout.
+HttpOptions idp_http_options(const Config &cfg);
+// How requests reach the IdP, for logs and doctor: "direct" or "via proxy
+// host:port" (never the proxy's user or password).
+std::string idp_route(const HttpOptions &o);
 
 // Call once at start (curl_global_init); not thread safe.
 bool http_global_init(std::string &error);

@@ -1,8 +1,8 @@
 // doctor.cc: `exoauthctl doctor`, a check of a whole exoauth set-up, one
 // line per check: OK, or FAIL with the reason and what to do about it.
 // Configuration, credentials, state directory, exoauthd's socket, the IdP
-// (HTTPS with verification, through the configured CA), and a token per
-// account acquired through exoauthd.
+// (HTTPS with verification, through the configured CA, direct or through
+// the [idp] proxy), and a token per account acquired through exoauthd.
 #include "ctl.hh"
 
 #include "credfile.hh"
@@ -66,10 +66,7 @@ void check_credential(Report &rep, const AccountConfig &a)
 // Discovery document over HTTPS: reachability and TLS verification.
 void check_idp(Report &rep, const Config &cfg, const AccountConfig &a)
 {
-    HttpOptions o;
-    o.ca_file = cfg.ca_file;
-    o.timeout_ms = cfg.http_timeout * 1000;
-    HttpClient http(o);
+    HttpClient http(idp_http_options(cfg));
     HttpResponse resp;
     std::string error;
     std::string url = cfg.authority + "/" + a.tenant + "/v2.0/.well-known/openid-configuration";
@@ -77,10 +74,20 @@ void check_idp(Report &rep, const Config &cfg, const AccountConfig &a)
         return rep.line(false, "idp " + a.tenant, error, "check [idp] authority");
     if (resp.status == 0)
         return rep.line(false, "idp " + a.tenant, "unreachable: " + resp.error,
-                        "allow HTTPS to " + cfg.authority + " (firewall, proxy, DNS); check ca_file");
+                        "allow HTTPS to " + cfg.authority +
+                            " (firewall, DNS, or set [idp] proxy if only a proxy gets out); check ca_file");
     rep.line(resp.status == 200, "idp " + a.tenant,
              "HTTPS " + std::to_string(resp.status) + " from " + cfg.authority + " (TLS verified)",
              "is the tenant right? (" + a.tenant + ")");
+}
+
+// Which path requests to the IdP take: direct or the [idp] proxy.
+void check_route(Report &rep, const Config &cfg)
+{
+    HttpOptions o = idp_http_options(cfg);
+    rep.line(true, "idp route",
+             idp_route(o) + (o.proxy.empty() ? " (no [idp] proxy; proxy variables of the environment are ignored)"
+                                            : ""));
 }
 
 // A token through exoauthd, as a mail server would get it.
@@ -126,6 +133,7 @@ int cmd_doctor(const Options &opts)
     Client c;
     bool up = connect_daemon(opts, c, error);
     rep.line(up, "socket", up ? socket_path(opts) + " answers" : error, "systemctl start exoauthd");
+    check_route(rep, cfg);
     if (!cfg.accounts.empty())
         check_idp(rep, cfg, cfg.accounts.front());
     for (const auto &a : cfg.accounts)

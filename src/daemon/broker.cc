@@ -145,12 +145,9 @@ HttpClient &thread_http(const Config &g)
 {
     thread_local std::unique_ptr<HttpClient> http;
     thread_local std::string key;
-    std::string k = g.ca_file + "|" + std::to_string(g.http_timeout);
+    HttpOptions o = idp_http_options(g);
+    std::string k = o.ca_file + "|" + std::to_string(o.timeout_ms) + "|" + o.proxy + "|" + o.no_proxy;
     if (!http || k != key) {
-        HttpOptions o;
-        o.ca_file = g.ca_file;
-        o.timeout_ms = g.http_timeout * 1000;
-        o.connect_timeout_ms = std::min(5000, o.timeout_ms);
         http = std::make_unique<HttpClient>(o);
         key = k;
     }

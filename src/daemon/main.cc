@@ -143,7 +143,8 @@ void reload(const std::string &path, exo::Broker &broker, exo::Validator &valida
     server.configure(cfg, std::move(policy));
     validator.configure(cfg, std::move(files));
     broker.warm();
-    log_info("configuration reloaded (listen sockets change only on restart)");
+    log_info("configuration reloaded (listen sockets change only on restart; identity provider %s)",
+             exo::idp_route(exo::idp_http_options(cfg)).c_str());
 }
 
 // Everything after option parsing; returns the exit status.
@@ -187,7 +188,8 @@ int run(const Options &opts)
         return 1;
     }
     broker.warm();
-    log_info("exoauthd %s ready (%zu accounts)", PACKAGE_VERSION, cfg.accounts.size());
+    log_info("exoauthd %s ready (%zu accounts, identity provider %s)", PACKAGE_VERSION,
+             cfg.accounts.size(), exo::idp_route(exo::idp_http_options(cfg)).c_str());
     sd_notify(0, "READY=1");
     bool ok = server.run([&] { reload(opts.config, broker, validator, server); }, error);
     sd_notify(0, "STOPPING=1");

@@ -97,10 +97,7 @@ bool discover(HttpClient &http, const Config &cfg, KeyFetch &f, std::string &jwk
 // Worker side: discovery document, then the key set it names.
 bool fetch_keys(const Config &cfg, KeyFetch &f)
 {
-    HttpOptions o;
-    o.ca_file = cfg.ca_file;
-    o.timeout_ms = cfg.http_timeout * 1000;
-    HttpClient http(o);
+    HttpClient http(idp_http_options(cfg));
     std::string jwks_uri;
     if (!discover(http, cfg, f, jwks_uri))
         return false;
@@ -144,10 +141,7 @@ std::string joined(const std::vector<std::string> &words)
 ValidateReply introspect_token(const Config &cfg, const Secret &secret, const JwtPolicy &policy,
                                const std::string &token)
 {
-    HttpOptions o;
-    o.ca_file = cfg.ca_file;
-    o.timeout_ms = cfg.http_timeout * 1000;
-    HttpClient http(o);
+    HttpClient http(idp_http_options(cfg));
     FormFields f = {{"token", Secret(token)}, {"token_type_hint", Secret("access_token")},
                     {"client_id", Secret(cfg.validate.client_id)}};
     if (!secret.empty())

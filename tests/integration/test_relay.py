@@ -22,15 +22,21 @@ class Site:
     """exoauthd with one app-only account plus the site's Postfix relaying
     to the stand-in with the shipped snippets."""
 
+    # The shipped snippets a Site uses: main.cf part, sasl_passwd, their
+    # next hop and the sasl_passwd entry that mailbox/account replace.
+    SNIPPETS = ("postfix/main.cf-relay", "postfix/sasl_passwd", "[smtp.office365.com]:587",
+                "relay@contoso.example:relay")
+
     def __init__(self, root, idp, upstream, chroot=True, mailbox="relay@contoso.example", account="relay",
-                 extra_accounts="", extra_global="", main_extra=""):
+                 extra_accounts="", extra_global="", main_extra="", snippets=SNIPPETS,
+                 roles=("SMTP.SendAsApp",), account_section=None):
         self.root = os.path.join(root, "site-" + uuid.uuid4().hex[:6])
         os.makedirs(self.root)
         os.chmod(self.root, 0o755)
         self.idp = idp
         cid = str(uuid.uuid4())
         cert, key, pem = fakeidp.make_app_cert(self.root, "relay")
-        idp.register(tenant=TENANT, client_id=cid, certificate_pem=pem, roles=["SMTP.SendAsApp"])
+        idp.register(tenant=TENANT, client_id=cid, certificate_pem=pem, roles=list(roles))
         self.client_id = cid
         sasl = os.path.join(self.root, "sasl")
         plugins = os.path.join(self.root, "sasl-plugins")
@@ -38,11 +44,12 @@ class Site:
         os.makedirs(plugins)
         shutil.copy(mta.SASL_PLUGIN, plugins)
         shutil.copy(os.path.join(mta.CONF, "postfix", "smtp.conf"), sasl)
+        relay_conf, passwd_conf, next_hop, entry = snippets
         hop = "[127.0.0.1]:%d" % upstream.port
         name = os.path.basename(self.root)
         etc = os.path.join(root, name + "-postfix", "etc")
-        relay = mta.snippet("postfix/main.cf-relay", [
-            ("[smtp.office365.com]:587", hop),
+        relay = mta.snippet(relay_conf, [
+            (next_hop, hop),
             ("hash:/etc/postfix/sasl_passwd", "hash:%s/sasl_passwd" % etc),
             ("/etc/postfix/sasl", sasl),
             ("/etc/postfix/exchange_replies", os.path.join(mta.CONF, "postfix", "exchange_replies")),
@@ -53,8 +60,7 @@ class Site:
                       "smtp_tls_secure_cert_match = localhost\n" % plugins)
         self.postfix = mta.Postfix(root, name + "-postfix", main_extra=relay + test_lines + main_extra,
                                    chroot=chroot)
-        passwd = mta.snippet("postfix/sasl_passwd", [
-            ("[smtp.office365.com]:587", hop), ("relay@contoso.example:relay", "%s:%s" % (mailbox, account))])
+        passwd = mta.snippet(passwd_conf, [(next_hop, hop), (entry, "%s:%s" % (mailbox, account))])
         with open(os.path.join(etc, "sasl_passwd"), "w") as f:
             f.write(passwd)
         self.postfix.postmap(os.path.join(etc, "sasl_passwd"))
@@ -62,7 +68,8 @@ class Site:
         os.makedirs(sockdir)
         os.chmod(sockdir, 0o755)
         listen = "[listen postfix]\npath = %s/exoauthd.sock\nmode = 0666\n\n" % sockdir
-        self.daemon = Daemon(root, idp, cert_account("relay", cid, cert, key) + extra_accounts + listen,
+        section = account_section(cid, cert, key) if account_section else cert_account("relay", cid, cert, key)
+        self.daemon = Daemon(root, idp, section + extra_accounts + listen,
                              extra_global="allow_users = postfix\n" + extra_global)
 
     def start(self):

@@ -24,6 +24,7 @@ extern "C" { // cmocka 1.1 declares print_error() without C linkage
 #include <string>
 
 #include "config.hh"
+#include "entra.hh"
 
 #ifndef RUNSTATEDIR
 #define RUNSTATEDIR "/run"
@@ -231,27 +232,49 @@ struct CloudCase {
     const char *authority;
     const char *outlook;  // cloud_outlook_host
     const char *delegated; // host of the refresh_token scopes
+    const char *aud;      // token endpoint for tenant contoso.com: the client assertion's aud
 };
 
+// Authorities and hosts as docs/CLOUDS.md gives them, each with its source.
 const CloudCase kClouds[] = {
     {"", Cloud::Worldwide, "https://login.microsoftonline.com", "outlook.office365.com",
-     "outlook.office.com"},
+     "outlook.office.com", "https://login.microsoftonline.com/contoso.com/oauth2/v2.0/token"},
     {"[idp]\ncloud = worldwide\n", Cloud::Worldwide, "https://login.microsoftonline.com",
-     "outlook.office365.com", "outlook.office.com"},
+     "outlook.office365.com", "outlook.office.com",
+     "https://login.microsoftonline.com/contoso.com/oauth2/v2.0/token"},
     {"[idp]\ncloud = usgov\n", Cloud::UsGov, "https://login.microsoftonline.us",
-     "outlook.office365.us", "outlook.office365.us"},
+     "outlook.office365.us", "outlook.office365.us",
+     "https://login.microsoftonline.us/contoso.com/oauth2/v2.0/token"},
     {"[idp]\ncloud = usgov-dod\n", Cloud::UsGovDod, "https://login.microsoftonline.us",
-     "outlook-dod.office365.us", "outlook-dod.office365.us"},
-    {"[idp]\ncloud = china\n", Cloud::China, "https://login.chinacloudapi.cn",
-     "partner.outlook.cn", "partner.outlook.cn"},
+     "outlook-dod.office365.us", "outlook-dod.office365.us",
+     "https://login.microsoftonline.us/contoso.com/oauth2/v2.0/token"},
+    {"[idp]\ncloud = china\n", Cloud::China, "https://login.partner.microsoftonline.cn",
+     "partner.outlook.cn", "partner.outlook.cn",
+     "https://login.partner.microsoftonline.cn/contoso.com/oauth2/v2.0/token"},
     {"[idp]\ncloud = custom\nauthority = https://idp.test:8443\n", Cloud::Custom,
-     "https://idp.test:8443", "outlook.office365.com", "outlook.office.com"},
+     "https://idp.test:8443", "outlook.office365.com", "outlook.office.com",
+     "https://idp.test:8443/contoso.com/oauth2/v2.0/token"},
     {"[idp]\nauthority = https://idp.test/x/y\ncloud = custom\n", Cloud::Custom,
-     "https://idp.test/x/y", "outlook.office365.com", "outlook.office.com"},
+     "https://idp.test/x/y", "outlook.office365.com", "outlook.office.com",
+     "https://idp.test/x/y/contoso.com/oauth2/v2.0/token"},
 };
 
-// Each cloud: its authority, its hosts and the default scopes it gives,
-// whether [idp] comes before or after the accounts.
+// One cloud's default scopes for the app-only account "a" and the
+// delegated account "d".
+void check_cloud_scopes(const Config &c, const CloudCase &cc)
+{
+    std::string app = std::string("https://") + cc.outlook + "/.default";
+    assert_string_equal(c.find_account("a")->scope.c_str(), app.c_str());
+    std::string b = std::string("https://") + cc.delegated + "/";
+    std::string del = "offline_access " + b + "SMTP.Send " + b + "IMAP.AccessAsUser.All " + b +
+                      "POP.AccessAsUser.All";
+    assert_string_equal(c.find_account("d")->scope.c_str(), del.c_str());
+}
+
+// Each cloud: its authority, its hosts, the default scopes it gives and the
+// aud of a client assertion (the cloud's own token endpoint: Entra refuses
+// an assertion addressed to another cloud), whether [idp] comes before or
+// after the accounts.
 void test_clouds(void **)
 {
     const std::string accounts = ACC "secret_file = /s\n[account d]\ntenant = t.example\n"
@@ -262,12 +285,8 @@ void test_clouds(void **)
             assert_true(c.cloud == cc.cloud);
             assert_string_equal(c.authority.c_str(), cc.authority);
             assert_string_equal(exo::cloud_outlook_host(c.cloud), cc.outlook);
-            std::string app = std::string("https://") + cc.outlook + "/.default";
-            assert_string_equal(c.find_account("a")->scope.c_str(), app.c_str());
-            std::string b = std::string("https://") + cc.delegated + "/";
-            std::string del = "offline_access " + b + "SMTP.Send " + b + "IMAP.AccessAsUser.All " +
-                              b + "POP.AccessAsUser.All";
-            assert_string_equal(c.find_account("d")->scope.c_str(), del.c_str());
+            assert_string_equal(exo::token_endpoint(c.authority, "contoso.com").c_str(), cc.aud);
+            check_cloud_scopes(c, cc);
         }
     }
     assert_string_equal(exo::cloud_authority(Cloud::Custom), "");
@@ -294,6 +313,8 @@ const char *const kAccepted[] = {
     "[account u]\ntenant = T\nclient_id = AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE\nsecret_file = /s\n",
     "[global]\nstate_dir = /a b/c\n",                     // blanks inside a path
     "[idp]\ncloud = custom\nauthority = https://h/tenant-path\n",
+    "[idp]\nproxy = http://proxy.example:3128\n",
+    "[idp]\nproxy = https://relay%40corp:p%3Ass@[2001:db8::1]:8443/\nno_proxy = .corp.example\n",
 };
 
 // Every accepted spelling parses.
@@ -409,6 +430,38 @@ const BadCase kBad[] = {
     {"[idp]\ncloud = custom\nauthority = https://x y\n", 3, "for \"authority\""},
     {"[idp]\ncloud = custom\nauthority = https://\xc3\xa9.test\n", 3, "for \"authority\""},
     {"[idp]\nca_file = ca.pem\n", 2, "expected an absolute path"},
+    // [idp] proxy: http(s)://[user:password@]host:port only; the value is never echoed
+    {"[idp]\nproxy = socks5://p.example:1080\n", 2,
+     "invalid value (not shown: it may hold a password) for \"proxy\" in [idp]: expected http://host:port "
+     "or https://host:port"},
+    {"[idp]\nproxy = ftp://p.example:21\n", 2, "expected http://host:port"},
+    {"[idp]\nproxy = HTTP://p.example:3128\n", 2, "expected http://host:port"},
+    {"[idp]\nproxy = p.example:3128\n", 2, "expected http://host:port"},
+    {"[idp]\nproxy = http://p.example\n", 2, "expected http://host:port"},
+    {"[idp]\nproxy = http://p.example:\n", 2, "expected http://host:port"},
+    {"[idp]\nproxy = http://:3128\n", 2, "expected http://host:port"},
+    {"[idp]\nproxy = http://p.example:0\n", 2, "expected http://host:port"},
+    {"[idp]\nproxy = http://p.example:65536\n", 2, "expected http://host:port"},
+    {"[idp]\nproxy = http://p.example:3128/path\n", 2, "expected http://host:port"},
+    {"[idp]\nproxy = http://p.example:3128?x=1\n", 2, "expected http://host:port"},
+    {"[idp]\nproxy = http://p.example:3128#f\n", 2, "expected http://host:port"},
+    {"[idp]\nproxy = http://u:p@w@p.example:3128\n", 2, "expected http://host:port"},
+    {"[idp]\nproxy = http://u:p w@p.example:3128\n", 2, "expected http://host:port"},
+    {"[idp]\nproxy = http://p_x.example:3128\n", 2, "expected http://host:port"},
+    {"[idp]\nproxy = http://[::1:3128\n", 2, "expected http://host:port"},
+    {"[idp]\nproxy = http://\xc3\xa9.example:3128\n", 2, "expected http://host:port"},
+    {"[idp]\nproxy = http://u:\xc3\xa9@p.example:3128\n", 2, "expected http://host:port"},
+    {"[idp]\nproxy = http://p.example:3128\x01\n", 2, "control character in the value of \"proxy\""},
+    {"[idp]\nproxy = http://p.\texample:3128\n", 2, "control character in the value of \"proxy\""},
+    {"[idp]\nproxy = http://u:p\x7f@p.example:3128\n", 2, "control character in the value of \"proxy\""},
+    {"[idp]\nproxy =\n", 2, "empty value for \"proxy\" in [idp]"},
+    {"[idp]\nproxy = http://p.example:1\nproxy = http://q.example:1\n", 3, "duplicate key \"proxy\""},
+    {"[global]\nproxy = http://p.example:3128\n", 2, "unknown key \"proxy\" in [global]"},
+    {"[idp]\nno_proxy = localhost\n", 2, "\"no_proxy\" needs \"proxy\" in [idp]"},
+    {"[idp]\nproxy = http://p.example:1\nno_proxy = a;b\n", 3,
+     "invalid value \"a;b\" for \"no_proxy\" in [idp]: expected host names"},
+    {"[idp]\nproxy = http://p.example:1\nno_proxy = a\xc3\xa9\n", 3, "expected host names"},
+    {"[idp]\nproxy = http://p.example:1\nno_proxy =\n", 3, "empty value for \"no_proxy\""},
     // [listen]
     {"[listen a]\nmode = 0660\n", 1, "missing \"path\" in [listen a]"},
     {"[listen a]\npath = x.sock\n", 2, "expected an absolute path"},
@@ -571,6 +624,25 @@ void test_exact_messages(void **)
     assert_string_equal(error.c_str(), "p:2: control character in the value of \"user\"");
 }
 
+// [idp] proxy and no_proxy: kept as written (no_proxy joined by commas),
+// and a refused proxy URL's password appears in no message.
+void test_proxy(void **)
+{
+    Config c = parse_ok("[idp]\nproxy = http://relay:s3cret@proxy.example:3128/\n"
+                        "no_proxy = a.example,  .b.example 10.0.0.0/8,,\n");
+    assert_string_equal(c.proxy.c_str(), "http://relay:s3cret@proxy.example:3128/");
+    assert_string_equal(c.no_proxy.c_str(), "a.example,.b.example,10.0.0.0/8");
+    Config d = parse_ok("");
+    assert_true(d.proxy.empty() && d.no_proxy.empty());
+    const char *const bad[] = {"http://relay:s3cret@proxy.example\n", "http://relay:s3cret@p/x:1\n",
+                               "gopher://relay:s3cret@p:1\n", "http://relay:s3cret@p:1\x02\n"};
+    for (const char *b : bad) {
+        std::string error;
+        assert_false(exo::config_parse(std::string("[idp]\nproxy = ") + b, "t.conf", c, error));
+        assert_null(strstr(error.c_str(), "s3cret"));
+    }
+}
+
 // A refused file leaves the caller's Config as it was.
 void test_out_untouched(void **)
 {
@@ -696,6 +768,7 @@ int main()
         cmocka_unit_test(test_too_big_text),  cmocka_unit_test(test_load),
         cmocka_unit_test(test_shipped_example), cmocka_unit_test(test_validate_section),
         cmocka_unit_test(test_peer_sections), cmocka_unit_test(test_secret_expires),
+        cmocka_unit_test(test_proxy),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
