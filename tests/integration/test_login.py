@@ -8,6 +8,7 @@
 # opinion the same tokens go to a Dovecot using its built-in oauth2 passdb.
 import base64
 import hashlib
+import json
 import os
 import re
 import smtplib
@@ -35,10 +36,15 @@ def short_hash(token):
 
 xoauth2 = mta.xoauth2
 
+# The lines of 95-exoauth.conf that add the two mechanisms (2.3, 2.4).
+OAUTH_MECHANISMS_23 = "auth_mechanisms = $auth_mechanisms xoauth2 oauthbearer"
+OAUTH_MECHANISMS_24 = "auth_mechanisms {\n  xoauth2 = yes\n  oauthbearer = yes\n}"
+
 
 def listeners(ports):
     """Dovecot login listeners on loopback, plaintext (loopback counts as
-    secured for Dovecot) plus STARTTLS. Dovecot's auth penalty is off
+    secured for Dovecot) plus STARTTLS; implicit TLS ports (Dovecot 2.4
+    also listens on 465 for submissions) are off. Dovecot's auth penalty is off
     (its anvil socket unusable), or every login after the tests'
     deliberate failures from 127.0.0.1 would wait up to 15 s."""
     return "\n".join([
@@ -47,8 +53,8 @@ def listeners(ports):
         "  inet_listener imaps {\n    port = 0\n  }\n}" % ports["imap"],
         "service pop3-login {\n  inet_listener pop3 {\n    port = %d\n  }\n"
         "  inet_listener pop3s {\n    port = 0\n  }\n}" % ports.get("pop3", 0),
-        "service submission-login {\n  inet_listener submission {\n    port = %d\n  }\n}"
-        % ports.get("submission", 0),
+        "service submission-login {\n  inet_listener submission {\n    port = %d\n  }\n"
+        "  inet_listener submissions {\n    port = 0\n  }\n}" % ports.get("submission", 0),
     ])
 
 
@@ -80,8 +86,8 @@ class LoginSite:
         snippet = mta.snippet("dovecot/95-exoauth.conf", [
             ("/run/exoauth/exoauthd.sock", self.daemon.socket),
             ("/var/spool/postfix/private/auth", os.path.join(self.postfix.spool, "private", "auth"))]
-            + ([("auth_mechanisms = $auth_mechanisms xoauth2 oauthbearer", "auth_mechanisms = " + mechanisms)]
-               if mechanisms else []))
+            + ([(OAUTH_MECHANISMS_24 if mta.dovecot_24() else OAUTH_MECHANISMS_23,
+                 "auth_mechanisms = " + mechanisms)] if mechanisms else []))
         self.dovecot = mta.Dovecot(self.root, name + "-dovecot", "\n".join([
             "protocols = imap pop3 submission",
             "auth_verbose = yes",
@@ -121,18 +127,30 @@ class BuiltinOAuth2:
         self.idp = idp
         self.keys = os.path.join(self.root, "keys")
         self.port = mta.free_port()
-        conf = os.path.join(self.root, "oauth2.conf.ext")
-        with open(conf, "w") as f:
-            f.write("introspection_mode = local\nlocal_validation_key_dict = fs:posix:prefix=%s/\n"
-                    "username_attribute = upn\n" % self.keys)
         self.dovecot = mta.Dovecot(self.root, "builtin", "\n".join([
             "protocols = imap",
             "auth_mechanisms = xoauth2 oauthbearer",
             "auth_verbose = yes",
-            "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s\n}" % conf,
+            self.oauth2_24() if mta.dovecot_24() else self.oauth2_23(),
             "userdb {\n  driver = static\n  args = uid=nobody gid=nogroup home=%s/home/%%u\n}" % self.root,
             listeners({"imap": self.port}),
         ]), plugin=False)
+
+    def oauth2_23(self):
+        """2.3: the oauth2 passdb, its settings in a file."""
+        conf = os.path.join(self.root, "oauth2.conf.ext")
+        with open(conf, "w") as f:
+            f.write("introspection_mode = local\nlocal_validation_key_dict = fs:posix:prefix=%s/\n"
+                    "username_attribute = upn\n" % self.keys)
+        return "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s\n}" % conf
+
+    def oauth2_24(self):
+        """2.4: the mechanisms validate through the global oauth2 settings,
+        then look the user up in the passdbs (none knows it: accepted)."""
+        return ("oauth2 {\n  introspection_mode = local\n  username_attribute = upn\n"
+                "  oauth2_local_validation {\n    dict fs {\n      fs posix {\n        prefix = %s/\n"
+                "      }\n    }\n  }\n}\n"
+                "passdb static {\n  fields {\n    nopassword = y\n  }\n}" % self.keys)
 
     def start(self):
         mta.publish_keys(self.idp, self.keys)
@@ -215,7 +233,7 @@ def test_curl_imap_login(request, idp, mech, sasl_ir):
     r = subprocess.run(args + (["--sasl-ir"] if sasl_ir else []), capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r
     assert "INBOX" in r.stdout
-    site.dovecot.wait_log(r"imap-login: Info: Login: user=<%s>, method=%s" % (USER, mech), timeout=20)
+    site.dovecot.wait_log(r"imap-login: Info: (?:Login|Logged in): user=<%s>, method=%s" % (USER, mech), timeout=20)
 
 
 @pytest.mark.parametrize("mech", ["XOAUTH2", "OAUTHBEARER"])
@@ -225,7 +243,7 @@ def test_curl_pop3_login(request, idp, mech):
                                "pop3://127.0.0.1:%d/" % site.ports["pop3"]], capture_output=True, text=True,
                        timeout=30)
     assert r.returncode == 0, r
-    site.dovecot.wait_log(r"pop3-login: Info: Login: user=<%s>, method=%s" % (USER, mech), timeout=20)
+    site.dovecot.wait_log(r"pop3-login: Info: (?:Login|Logged in): user=<%s>, method=%s" % (USER, mech), timeout=20)
 
 
 @pytest.mark.parametrize("mech", ["XOAUTH2", "OAUTHBEARER"])
@@ -292,7 +310,7 @@ def test_dovecot_submission(site, idp):
     # Clients must answer the 334 instead, or use Postfix's smtpd.
     verdict, text = smtp_auth(site.ports["submission"], USER, good(idp), ir=True)
     assert verdict == "refused" and text.startswith("500"), text
-    site.dovecot.wait_log(r"submission-login: Info: Login: user=<%s>, method=XOAUTH2" % USER, timeout=20)
+    site.dovecot.wait_log(r"submission-login: Info: (?:Login|Logged in): user=<%s>, method=XOAUTH2" % USER, timeout=20)
 
 
 @pytest.mark.parametrize("mech", ["xoauth2", "oauthbearer"])
@@ -398,13 +416,70 @@ def test_garbage_base64_is_refused_cleanly(site):
             assert answer.startswith("a NO") or answer.startswith("a BAD"), answer
 
 
+def imap_error_challenge(port, mech, message):
+    """AUTHENTICATE with one client message (no SASL-IR); the verdict and
+    the server's error challenge (decoded), answered with the dummy
+    response RFC 7628 3.2.3 asks for (^A; XOAUTH2: empty)."""
+    challenges = []
+
+    def respond(challenge):
+        if not challenges and not challenge:
+            challenges.append(b"")
+            return message.encode()
+        challenges.append(challenge)
+        return b"\x01" if mech == "OAUTHBEARER" else b""
+
+    def login(m):
+        return m.authenticate(mech, respond)[1][0].decode()
+    verdict = mta.imap_verdict(port, login)[0]
+    return verdict, challenges[1:]
+
+
+# Dovecot 2.3's own mechanisms and exoauth's on 2.4 answer a refusal alike:
+# a JSON challenge, then NO once the client has acknowledged it.
+@pytest.mark.parametrize("mech,status", [("XOAUTH2", "401"), ("OAUTHBEARER", "invalid_token")])
+def test_refusal_is_an_rfc7628_json_challenge(request, idp, mech, status):
+    site = site_for(request, mech)
+    tok = flipped(good(idp))
+    msg = xoauth2(USER, tok) if mech == "XOAUTH2" else mta.oauthbearer(USER, tok)
+    verdict, challenges = imap_error_challenge(site.ports["imap"], mech, msg)
+    assert verdict == "refused"
+    assert len(challenges) == 1, challenges
+    error = json.loads(challenges[0])
+    assert error["status"] == status
+
+
+# Messages the mechanism itself refuses: the token (TOKEN) never reaches
+# the passdb, which would log its hash. Dovecot 2.3's own OAUTHBEARER
+# lets a message without RFC 7628's final ^A through to the passdb
+# (exoauthd then refuses the token); exoauth's on 2.4 does not.
+MALFORMED = [
+    ("no-authzid", "n,,\x01auth=Bearer TOKEN\x01\x01"),
+    ("no-gs2-header", "auth=Bearer TOKEN\x01\x01"),
+    ("no-final-separator", "n,a=%s,\x01auth=Bearer TOKEN\x01" % USER),
+    ("not-bearer", "n,a=%s,\x01auth=Basic TOKEN\x01\x01" % USER),
+    ("bad-saslname", "n,a=al=ZZice,\x01auth=Bearer TOKEN\x01\x01"),
+]
+LENIENT_23 = {"no-final-separator"}
+
+
+@pytest.mark.parametrize("case", MALFORMED, ids=[c[0] for c in MALFORMED])
+def test_malformed_oauthbearer_is_refused_before_the_passdb(site, case):
+    token = "t" + uuid.uuid4().hex
+    verdict, challenges = imap_error_challenge(site.ports["imap"], "OAUTHBEARER", case[1].replace("TOKEN", token))
+    assert verdict == "refused"
+    assert len(challenges) <= 1
+    if mta.dovecot_24() or case[0] not in LENIENT_23:
+        assert short_hash(token) not in site.log()
+
+
 @pytest.mark.parametrize("size", [12000, 40000])
 def test_oversized_token_is_refused_without_hang(site, idp, size):
     tok = good(idp) + "A" * size
     b64 = base64.b64encode(xoauth2(USER, tok).encode())
     # Dovecot's login process takes at most 8 KB of SASL response: it logs
     # why and hangs up, with or without SASL-IR.
-    too_large = r"Disconnected: Authentication response too large"
+    too_large = r"(?:Disconnected|Login aborted): Authentication response too large"
     before = len(re.findall(too_large, site.log()))
     for ir in (True, False):
         assert raw_imap_auth(site.ports["imap"], b64, ir) == "closed"
@@ -484,7 +559,8 @@ def test_exoauthd_down_is_a_temporary_failure(site, idp):
 
 # -- second opinion: Dovecot's built-in oauth2 passdb -------------------------
 
-# Where Dovecot 2.3.19's local validation and exoauthd disagree, and why.
+# Where Dovecot's local validation (2.3.19's passdb, 2.4.1's mechanisms,
+# both as BuiltinOAuth2 configures them) and exoauthd disagree, and why.
 # Every other case must get the same verdict from both.
 DIFFERENCES = {
     # Local mode checks signature, alg, kid and times, but no audience

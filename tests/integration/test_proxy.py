@@ -48,6 +48,37 @@ def hashed_password(password):
     return r.stdout.strip()
 
 
+# Test only: the TLS version and cipher of each login (2.3 %k).
+LOGIN_LOG_FORMAT_23 = "login_log_format_elements = user=<%u> method=%m rip=%r lip=%l mpid=%e %c %k session=<%{session}>"
+LOGIN_LOG_FORMAT_24 = ("login_log_format_elements = user=<%{user}> method=%{mechanism} rip=%{remote_ip} "
+                       "lip=%{local_ip} mpid=%{mail_pid} %{secured} %{ssl_security} session=<%{session}>")
+
+
+# A login's log line: "Login:" on Dovecot 2.3, "Logged in:" on 2.4.
+LOGGED_IN = r"(?:Login|Logged in): user="
+
+
+def proxy_target(host, imap, pop3, tls, bridge=0):
+    """The shipped snippet's upstream lines, pointed at the stand-in, POP3
+    through the bridge on port bridge (0: straight to pop3)."""
+    if mta.dovecot_24():
+        return ("exoauth_proxy_host = outlook.office365.com\n  exoauth_imap_port = 993\n"
+                "  exoauth_pop3_port = 995\n  exoauth_proxy_ssl = yes\n  exoauth_pop3_bridge = 127.0.0.1:1995",
+                "exoauth_proxy_host = %s\n  exoauth_imap_port = %d\n  exoauth_pop3_port = %d\n"
+                "  exoauth_proxy_ssl = %s%s" % (host, imap, pop3, tls,
+                                              "\n  exoauth_pop3_bridge = 127.0.0.1:%d" % bridge if bridge else ""))
+    return ("proxy_host=outlook.office365.com imap_port=993 pop3_port=995 proxy_ssl=yes pop3_bridge=127.0.0.1:1995",
+            "proxy_host=%s imap_port=%d pop3_port=%d proxy_ssl=%s%s"
+            % (host, imap, pop3, tls, " pop3_bridge=127.0.0.1:%d" % bridge if bridge else ""))
+
+
+def trusted_ca(path):
+    """The shipped snippet's trust for Exchange's certificate, as path."""
+    if mta.dovecot_24():
+        return ("ssl_client_ca_file = /etc/ssl/certs/ca-certificates.crt", "ssl_client_ca_file = " + path)
+    return ("ssl_ca = </etc/ssl/certs/ca-certificates.crt", "ssl_ca = <" + path)
+
+
 class ProxySite:
     """exoauthd with one app-only certificate account and a mailbox_map, and
     the site's Dovecot with the shipped 96 snippet proxying to upstream."""
@@ -74,23 +105,21 @@ class ProxySite:
         self.ports = {"imap": mta.free_port(), "pop3": mta.free_port(), "imaps": mta.free_port()}
         # POP3 to Exchange goes through exoauth-pop3-bridge (implicit TLS only).
         self.bridge = None
-        bridge_arg = ""
         if bridge and not starttls:
             self.bridge = exchangepop.BridgeSpawner(self.root, "127.0.0.1:%d" % upstream.pop3_port,
                                                     ca_file or idp.ca_file)
-            bridge_arg = " pop3_bridge=127.0.0.1:%d" % self.bridge.port
         # Where Dovecot's POP3 proxy connects.
         self.pop3_target = self.bridge.port if self.bridge else (
             upstream.pop3_plain_port if starttls else upstream.pop3_port)
+        if starttls:
+            host, imap, pop3, tls = "127.0.0.1", upstream.imap_plain_port, upstream.pop3_plain_port, "starttls"
+        else:
+            host, imap, pop3, tls = "127.0.0.1", upstream.imap_port, upstream.pop3_port, "yes"
         snippet = mta.snippet("dovecot/96-exoauth-proxy.conf", [
             ("/run/exoauth/exoauthd.sock", self.daemon.socket),
             ("/etc/dovecot/users", users),
-            ("proxy_host=outlook.office365.com imap_port=993 pop3_port=995 proxy_ssl=yes pop3_bridge=127.0.0.1:1995",
-             "proxy_host=127.0.0.1 imap_port=%d pop3_port=%d proxy_ssl=starttls"
-             % (upstream.imap_plain_port, upstream.pop3_plain_port) if starttls else
-             "proxy_host=127.0.0.1 imap_port=%d pop3_port=%d proxy_ssl=yes%s"
-             % (upstream.imap_port, upstream.pop3_port, bridge_arg)),
-            ("ssl_ca = </etc/ssl/certs/ca-certificates.crt", "ssl_ca = <" + (ca_file or idp.ca_file)),
+            proxy_target(host, imap, pop3, tls, self.bridge.port if self.bridge else 0),
+            trusted_ca(ca_file or idp.ca_file),
             # The documented block for old devices, for the loopback
             # network every test client comes from.
             ("#remote 192.168.10.0/24 {\n#  ssl_min_protocol = TLSv1\n#  ssl_cipher_list = DEFAULT:@SECLEVEL=0\n#}",
@@ -100,8 +129,7 @@ class ProxySite:
         self.dovecot = mta.Dovecot(self.root, name + "-dovecot", "\n".join([
             "protocols = imap pop3",
             "auth_verbose = yes",
-            # Test only: the TLS version and cipher of each login (%k).
-            "login_log_format_elements = user=<%u> method=%m rip=%r lip=%l mpid=%e %c %k session=<%{session}>",
+            LOGIN_LOG_FORMAT_24 if mta.dovecot_24() else LOGIN_LOG_FORMAT_23,
             snippet,
             "userdb {\n  driver = static\n  args = uid=nobody gid=nogroup home=%s/home/%%u\n}" % self.root,
             "service anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}",
@@ -247,10 +275,12 @@ def test_imaplib_reads_appends_and_deletes_upstream(site, upstream):
             m.shutdown()
         except OSError:
             pass
-    site.dovecot.wait_log(r"imap-login: Info: proxy\(alice,127\.0\.0\.1:%d\): Started proxying to <127\.0\.0\.1> "
-                          r"as user alice@contoso\.example" % upstream.imap_port, timeout=10)
-    assert re.search(r"imap-login: Info: Login: user=<alice@contoso\.example>, method=XOAUTH2, [^\n]*TLSv1\.[23] ",
-                     upstream.log_text())
+    # 2.3 names the upstream address, 2.4 says "remote host".
+    site.dovecot.wait_log(r"imap-login: Info: proxy\(alice,127\.0\.0\.1:%d\): Started proxying to "
+                          r"(?:<127\.0\.0\.1>|remote host) as user alice@contoso\.example" % upstream.imap_port,
+                          timeout=10)
+    assert re.search(r"imap-login: Info: " + LOGGED_IN
+                     + r"<alice@contoso\.example>, method=XOAUTH2, [^\n]*TLSv1\.[23] ", upstream.log_text())
 
 
 def test_curl_imap_with_user_and_password(site, upstream):
@@ -303,7 +333,8 @@ def test_poplib_lists_retrieves_and_deletes(site, upstream):
     finally:
         p.close()
     assert files_with(upstream, tag) == []
-    assert re.search(r"pop3-login: Info: Login: user=<alice@contoso\.example>, method=XOAUTH2, ", upstream.log_text())
+    assert re.search(r"pop3-login: Info: " + LOGGED_IN + r"<alice@contoso\.example>, method=XOAUTH2, ",
+                     upstream.log_text())
     site.dovecot.wait_log(r"pop3-login: Info: proxy\(alice,127\.0\.0\.1:%d\): Started proxying" % site.pop3_target,
                           timeout=10)
     # Through the bridge, Exchange's limit holds: the AUTH line was short.
@@ -369,7 +400,9 @@ def test_curl_pop3_lists_and_retrieves(site, upstream):
 # -- refusals and failures ----------------------------------------------
 
 def test_wrong_local_password_is_refused_locally(site, upstream):
-    mismatch = r"passwd-file\(alice,127\.0\.0\.1,[^)]*\): Password mismatch"
+    # 2.3: passwd-file(alice,...): ...; 2.4: auth(alice,...)<session>: Info: passwd-file: ...
+    mismatch = (r"(?:passwd-file\(alice,127\.0\.0\.1,[^)]*\)"
+                r"|auth\(alice,127\.0\.0\.1,[^)]*\)<[^>]*>: Info: passwd-file): Password mismatch")
     before_mismatches = len(re.findall(mismatch, site.log()))
     before_requests = site.exoauthd_requests()
     before_upstream = upstream_activity(upstream)
@@ -391,15 +424,16 @@ def test_unmapped_user_is_refused(site, upstream):
     assert verdict == "refused" and "AUTHENTICATIONFAILED" in text, text
     verdict, text = pop3_login(site, "bob", PASSWORDS["bob"])
     assert verdict == "refused", text
-    site.dovecot.wait_log(r"auth: Info: exoauth\(bob,[^)]*\): exoauth: no Exchange mailbox for this user: "
+    site.dovecot.wait_log(r"(?:auth: Info: exoauth\(bob,[^)]*\)|auth\(bob,[^)]*\)<[^>]*>: Info: exoauth-proxy)"
+                          r": exoauth: no Exchange mailbox for this user: "
                           r"mailbox_map has no mailbox for user bob", count=2, timeout=10)
     assert "mailbox_map has no mailbox for user bob" in site.daemon.read_log()
     assert upstream_activity(upstream) == before_upstream
     # ...and was not logged in to the site itself either.
-    assert not re.search(r"imap\(bob\)|pop3\(bob\)|Login: user=<bob>", site.log())
+    assert not re.search(r"imap\(bob\)|pop3\(bob\)|" + LOGGED_IN + "<bob>", site.log())
     # The domain rewrite of the map works through the proxy as well.
     assert imap_login(site, "carol@example.local", PASSWORDS["carol@example.local"])[0] == "ok"
-    assert re.search(r"Login: user=<carol@contoso\.example>, method=XOAUTH2", upstream.log_text())
+    assert re.search(LOGGED_IN + r"<carol@contoso\.example>, method=XOAUTH2", upstream.log_text())
 
 
 def test_exoauthd_down_is_a_temporary_failure(site, upstream):
@@ -543,9 +577,9 @@ def test_tls10_device_reaches_upstream_over_tls12_or_later(site, upstream, idp):
     assert len(new) == 1 and re.search(r"method=XOAUTH2, [^\n]*TLS, TLSv1\.[23] with cipher", new[0]), new
     # The snippet's remote block lowers the floor for its network only.
     for remote, floor in (("127.0.0.1", "TLSv1"), ("10.0.0.1", "TLSv1.2")):
-        r = subprocess.run(["doveconf", "-c", site.dovecot.conf, "-f", "remote=" + remote, "-f",
-                            "service=imap-login", "-h", "ssl_min_protocol"], capture_output=True, text=True,
-                           timeout=30)
+        # 2.3 resolves the login service's view; 2.4 has no service filter.
+        service = [] if mta.dovecot_24() else ["-f", "service=imap-login"]
+        r = site.dovecot.doveconf("-f", "remote=" + remote, *service, "-h", "ssl_min_protocol")
         assert r.stdout.strip() == floor, (remote, r)
     for version in ("-tls1", "-tls1_1"):
         r = s_client(upstream.imap_port, version, idp.ca_file, "a LOGOUT\r\n")
