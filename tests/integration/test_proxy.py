@@ -14,6 +14,7 @@ import base64
 import os
 import poplib
 import re
+import socket
 import ssl
 import subprocess
 import time
@@ -539,6 +540,45 @@ def test_expired_upstream_token_ends_the_imap_session_and_the_reconnect_gets_a_f
         assert site.token_requests() >= before + 2, "exoauthd did not ask the IdP for a new token"
         fresh, fresh_hash, fresh_expires = site.current_token()
         assert fresh_hash != first_hash and fresh_expires > expires
+
+
+def test_expired_upstream_token_ends_an_idle_imap_session_unprompted(site, upstream, idp):
+    # A client in IDLE sends nothing: Exchange's BYE must reach it all the
+    # same, through Dovecot's proxy, at the token's expiry.
+    lifetime = 6
+    with ShortTokens(site, idp, lifetime):
+        ended = upstream.imap_front.ended()
+        with socket.create_connection(("127.0.0.1", site.ports["imap"]), timeout=lifetime + 15) as s:
+            f = s.makefile("rb")
+            assert f.readline().startswith(b"* OK ")
+            s.sendall(b"a LOGIN alice %s\r\nb SELECT INBOX\r\nc IDLE\r\n" % PASSWORDS["alice"].encode())
+            lines = [f.readline() for _ in range(64)]
+            assert any(line.startswith(b"a OK ") for line in lines), lines
+            assert lines.count(b"* BYE Session invalidated - AccessTokenExpired\r\n") == 1, lines
+            assert any(line.startswith(b"+ ") for line in lines), lines
+            assert f.readline() == b"" and upstream.imap_front.ended() == ended + 1
+
+
+def test_stand_in_ends_a_session_that_logged_in_with_a_continuation(site, upstream, idp):
+    # imaplib's AUTHENTICATE waits for "+" and sends the response on its own
+    # line (no SASL-IR): the stand-in reads exp from there too.
+    lifetime = 6
+    with ShortTokens(site, idp, lifetime):
+        token, _, expires = site.current_token()
+        ended = upstream.imap_front.ended()
+        ctx = ssl.create_default_context(cafile=upstream.ca_file)
+        m = imaplib.IMAP4_SSL("127.0.0.1", upstream.imap_port, ssl_context=ctx, timeout=20)
+        try:
+            assert m.authenticate("XOAUTH2", lambda _: mta.xoauth2(ALICE, token).encode())[0] == "OK"
+            wait_session_expired(upstream.imap_front, ended, lifetime)
+            assert time.time() >= expires
+            with pytest.raises(imaplib.IMAP4.abort, match="Session invalidated - AccessTokenExpired"):
+                m.noop()
+        finally:
+            try:
+                m.shutdown()
+            except OSError:
+                pass
 
 
 def test_expired_upstream_token_ends_the_pop3_session_and_the_reconnect_gets_a_fresh_one(site, upstream, idp):
