@@ -130,13 +130,16 @@ class _ExchangeFront(_AcceptLoop):
         self.expired_sessions = 0  # sessions ended for an expired token
 
     def handle(self, conn):
+        """Each session in its own thread."""
         threading.Thread(target=self._session, args=(conn,), daemon=True).start()
 
     def ended(self):
+        """How many sessions were ended for an expired token so far."""
         with self.lock:
             return self.expired_sessions
 
     def _session(self, raw):
+        """TLS with the client and with the server, then the relay."""
         try:
             client = self.server_ctx.wrap_socket(raw, server_side=True)
             up = self.client_ctx.wrap_socket(socket.create_connection(("127.0.0.1", self.upstream_port),
@@ -205,10 +208,12 @@ class Pop3Front(_ExchangeFront):
         self.auth_lines = []       # (length, refused)
 
     def refused(self):
+        """AUTH lines refused for their length so far."""
         with self.lock:
             return sum(1 for _, r in self.auth_lines if r)
 
     def passed(self):
+        """AUTH lines passed to Dovecot so far."""
         with self.lock:
             return sum(1 for _, r in self.auth_lines if not r)
 
