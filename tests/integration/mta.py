@@ -609,7 +609,10 @@ class ImapStandIn:
 
     Like Exchange, pop3_port refuses an AUTH line above RFC 5034's 255
     octets with "-ERR Protocol error": it is exchangepop.Pop3Front, in
-    front of Dovecot's own pop3s listener (dovecot_pop3_port)."""
+    front of Dovecot's own pop3s listener (dovecot_pop3_port). Like
+    Exchange, imap_port and pop3_port end a session once the token it
+    logged in with has expired: imap_port is exchangepop.ImapFront, in
+    front of Dovecot's imaps listener (dovecot_imap_port)."""
 
     AUDIENCE = ExchangeStandIn.AUDIENCE
 
@@ -625,9 +628,10 @@ class ImapStandIn:
         self.uid, self.gid = nobody.pw_uid, nobody.pw_gid
         os.makedirs(self.home, exist_ok=True)
         os.chown(self.home, self.uid, self.gid)
-        self.imap_port = free_port()
+        self.dovecot_imap_port = free_port()
         self.dovecot_pop3_port = free_port()
         self.front = None
+        self.imap_front = None
         self.imap_plain_port = free_port() if starttls else 0
         self.pop3_plain_port = free_port() if starttls else 0
         self.host = "127.0.0.1"
@@ -647,7 +651,7 @@ class ImapStandIn:
             # No auth penalty: tests fail logins on purpose from 127.0.0.1.
             "service anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}",
             "service imap-login {\n  inet_listener imap {\n    port = %d\n  }\n"
-            "  inet_listener imaps {\n    port = %d\n    ssl = yes\n  }\n}" % (self.imap_plain_port, self.imap_port),
+            "  inet_listener imaps {\n    port = %d\n    ssl = yes\n  }\n}" % (self.imap_plain_port, self.dovecot_imap_port),
             "service pop3-login {\n  inet_listener pop3 {\n    port = %d\n  }\n"
             "  inet_listener pop3s {\n    port = %d\n    ssl = yes\n  }\n}"
             % (self.pop3_plain_port, self.dovecot_pop3_port),
@@ -661,7 +665,13 @@ class ImapStandIn:
         self.publish_keys()
         self.dovecot.start()
         self.front = exchangepop.Pop3Front(self.idp.dir, self.ca_file, self.dovecot_pop3_port).start()
+        self.imap_front = exchangepop.ImapFront(self.idp.dir, self.ca_file, self.dovecot_imap_port).start()
         return self
+
+    @property
+    def imap_port(self):
+        """Exchange's 993: the front that ends expired sessions."""
+        return self.imap_front.port
 
     @property
     def pop3_port(self):
@@ -669,8 +679,9 @@ class ImapStandIn:
         return self.front.port
 
     def stop(self):
-        if self.front:
-            self.front.stop()
+        for front in (self.front, self.imap_front):
+            if front:
+                front.stop()
         self.dovecot.stop()
 
     def log_text(self):

@@ -14,6 +14,7 @@ import base64
 import os
 import poplib
 import re
+import socket
 import ssl
 import subprocess
 import time
@@ -514,44 +515,133 @@ def upstream_xoauth2(up, user, token):
             pass
 
 
-def test_expired_upstream_token_next_login_gets_a_fresh_one(site, upstream, idp):
+class ShortTokens:
+    """exoauthd restarted (its cache forgotten) while the fake IdP issues
+    tokens of `lifetime` seconds; back to hour-long tokens afterwards."""
+
+    def __init__(self, site, idp, lifetime):
+        self.site, self.idp, self.lifetime = site, idp, lifetime
+
+    def __enter__(self):
+        self.idp.settings(token_lifetime=self.lifetime)
+        self.site.daemon.stop()
+        self.site.daemon.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.idp.settings(token_lifetime=3600)
+        self.site.daemon.stop()
+        self.site.daemon.start()
+
+
+def wait_session_expired(front, before, lifetime):
+    """Until the stand-in has ended a session for its expired token: it
+    wakes at the deadline by itself, the client sends nothing meanwhile."""
+    mta.wait_until(lambda: front.ended() > before, lifetime + 15, "Exchange to end the expired session")
+
+
+def test_expired_upstream_token_ends_the_imap_session_and_the_reconnect_gets_a_fresh_one(site, upstream, idp):
+    # Exchange ends an IMAP session when its token expires ("* BYE Session
+    # invalidated - AccessTokenExpired", EXCHANGE.md); a client that logs
+    # in again with its local password must get through with a new token.
     lifetime = 6
-    before = site.token_requests()
-    idp.settings(token_lifetime=lifetime)
-    site.daemon.stop()   # forget the hour-long token: the next one lives 6 s
-    site.daemon.start()
-    try:
+    with ShortTokens(site, idp, lifetime):
+        before, ended = site.token_requests(), upstream.imap_front.ended()
         m = imap(site)
         try:
             assert m.login("alice", PASSWORDS["alice"])[0] == "OK"
             assert m.select("INBOX")[0] == "OK"
             first, first_hash, expires = site.current_token()
             assert expires - time.time() <= lifetime
-            # The session stays open while its token expires (the clock is
-            # the condition here: a token's life is wall-clock time).
-            mta.wait_until(lambda: time.time() > expires + 1, lifetime + 5, "the first token to expire")
-            assert upstream_xoauth2(upstream, ALICE, first).startswith("refused"), "stand-in took an expired token"
-            # IMAP authenticates once: the open session goes on.
-            assert m.noop()[0] == "OK" and m.select("INBOX")[0] == "OK"
-            m.logout()
+            wait_session_expired(upstream.imap_front, ended, lifetime)
+            # What the idle client finds: Exchange's BYE, through Dovecot.
+            with pytest.raises(imaplib.IMAP4.abort) as bye:
+                m.noop()
+            assert "Session invalidated - AccessTokenExpired" in str(bye.value), bye.value
         finally:
             try:
                 m.shutdown()
             except OSError:
                 pass
+        # Dovecot compares exp with whole seconds: a second later it refuses.
+        mta.wait_until(lambda: time.time() > expires + 1, 5, "a second past the first token's exp")
+        assert upstream_xoauth2(upstream, ALICE, first).startswith("refused"), "stand-in took an expired token"
         logins = len(upstream.logins())
         verdict, text = imap_login(site, "alice", PASSWORDS["alice"])
         assert verdict == "ok", text
-        assert len(upstream.logins()) == logins + 1
-        # One request for the first token, at least one more for a fresh
-        # one (exoauthd refreshes ahead: at half-life for short tokens).
+        mta.wait_until(lambda: len(upstream.logins()) == logins + 1, 10, "one more upstream login", upstream.log_text)
+        # exoauthd asked the IdP again and handed the proxy a new token.
         assert site.token_requests() >= before + 2, "exoauthd did not ask the IdP for a new token"
         fresh, fresh_hash, fresh_expires = site.current_token()
         assert fresh_hash != first_hash and fresh_expires > expires
-    finally:
-        idp.settings(token_lifetime=3600)
-        site.daemon.stop()
-        site.daemon.start()
+
+
+def test_expired_upstream_token_ends_an_idle_imap_session_unprompted(site, upstream, idp):
+    # A client in IDLE sends nothing: Exchange's BYE must reach it all the
+    # same, through Dovecot's proxy, at the token's expiry.
+    lifetime = 6
+    with ShortTokens(site, idp, lifetime):
+        ended = upstream.imap_front.ended()
+        with socket.create_connection(("127.0.0.1", site.ports["imap"]), timeout=lifetime + 15) as s:
+            f = s.makefile("rb")
+            assert f.readline().startswith(b"* OK ")
+            s.sendall(b"a LOGIN alice %s\r\nb SELECT INBOX\r\nc IDLE\r\n" % PASSWORDS["alice"].encode())
+            lines = [f.readline() for _ in range(64)]
+            assert any(line.startswith(b"a OK ") for line in lines), lines
+            assert lines.count(b"* BYE Session invalidated - AccessTokenExpired\r\n") == 1, lines
+            assert any(line.startswith(b"+ ") for line in lines), lines
+            assert f.readline() == b"" and upstream.imap_front.ended() == ended + 1
+
+
+def test_stand_in_ends_a_session_that_logged_in_with_a_continuation(site, upstream, idp):
+    # imaplib's AUTHENTICATE waits for "+" and sends the response on its own
+    # line (no SASL-IR): the stand-in reads exp from there too.
+    lifetime = 6
+    with ShortTokens(site, idp, lifetime):
+        token, _, expires = site.current_token()
+        ended = upstream.imap_front.ended()
+        ctx = ssl.create_default_context(cafile=upstream.ca_file)
+        m = imaplib.IMAP4_SSL("127.0.0.1", upstream.imap_port, ssl_context=ctx, timeout=20)
+        try:
+            assert m.authenticate("XOAUTH2", lambda _: mta.xoauth2(ALICE, token).encode())[0] == "OK"
+            wait_session_expired(upstream.imap_front, ended, lifetime)
+            assert time.time() >= expires
+            with pytest.raises(imaplib.IMAP4.abort, match="Session invalidated - AccessTokenExpired"):
+                m.noop()
+        finally:
+            try:
+                m.shutdown()
+            except OSError:
+                pass
+
+
+def test_expired_upstream_token_ends_the_pop3_session_and_the_reconnect_gets_a_fresh_one(site, upstream, idp):
+    # The same through exoauth-pop3-bridge: Exchange's -ERR reaches the
+    # client as the answer to its next command, then the line closes.
+    lifetime = 6
+    tag = uuid.uuid4().hex[:10]
+    upstream.put_message(ALICE, message(tag))
+    with ShortTokens(site, idp, lifetime):
+        before, ended = site.token_requests(), upstream.front.ended()
+        p = poplib.POP3("127.0.0.1", site.ports["pop3"], timeout=20)
+        try:
+            p.user("alice")
+            assert p.pass_(PASSWORDS["alice"]).startswith(b"+OK")
+            assert p.stat()[0] >= 1
+            first, first_hash, expires = site.current_token()
+            wait_session_expired(upstream.front, ended, lifetime)
+            with pytest.raises(poplib.error_proto) as err:
+                p.stat()
+            assert "Session invalidated - AccessTokenExpired" in str(err.value), err.value
+        finally:
+            p.close()
+        logins = len(upstream.logins("pop3"))
+        verdict, text = pop3_login(site, "alice", PASSWORDS["alice"])
+        assert verdict == "ok", text
+        mta.wait_until(lambda: len(upstream.logins("pop3")) == logins + 1, 10, "one more upstream login", upstream.log_text)
+        assert site.token_requests() >= before + 2, "exoauthd did not ask the IdP for a new token"
+        fresh_hash = site.current_token()[1]
+        assert fresh_hash != first_hash
 
 
 # -- TLS 1.0 on the local side, TLS >= 1.2 upstream ------------------------
