@@ -24,7 +24,7 @@ const SmtpAnswer kAnswers[] = {
      "Exchange refused the token (it sends no reason); Postfix defers the mail",
      "check the app's SMTP.SendAsApp permission (admin consent), its service principal in Exchange "
      "(New-ServicePrincipal) and Add-MailboxPermission -Identity MAILBOX -User <service principal id> "
-     "-AccessRights FullAccess"},
+     "-AccessRights FullAccess; then systemctl restart exoauthd, so that a new token carries the grant"},
     {"4.3.2", "Concurrent connections", true,
      "Exchange allows 3 SMTP sessions per mailbox at once and MAILBOX has them",
      "lower the relay transport's destination concurrency (see main.cf-relay); run doctor again later"},
