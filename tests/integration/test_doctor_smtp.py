@@ -15,6 +15,8 @@ import pytest
 import idp as fakeidp
 import mta
 from conftest import TENANT, Daemon, cert_account
+from test_exchange_answers import smtp_login
+from test_idp_proxy import ENV_PROXIES, ConnectProxy, with_idp_lines
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="private Postfix instances need root")
 MAILBOX = "relay@contoso.example"
@@ -24,26 +26,35 @@ class Env:
     """The stand-in with Exchange's front and an exoauthd with one app-only
     certificate account, as test_relay.Site makes it."""
 
-    def __init__(self, tmp_root, idp, daemons):
+    def __init__(self, tmp_root, idp, daemons, accounts=("relay",), extra_global="", idp_lines=""):
         self.up = mta.ExchangeStandIn(tmp_root, idp, name="exd-%s" % uuid.uuid4().hex[:6], front=True)
-        d = tempfile.mkdtemp(prefix="doc-", dir=tmp_root)
-        cert, key, pem = fakeidp.make_app_cert(d, "relay")
-        cid = str(uuid.uuid4())
-        idp.register(tenant=TENANT, client_id=cid, certificate_pem=pem, roles=["SMTP.SendAsApp"])
-        self.daemon = Daemon(tmp_root, idp, cert_account("relay", cid, cert, key)).start()
+        self.dir = tempfile.mkdtemp(prefix="doc-", dir=tmp_root)
+        sections = ""
+        for name in accounts:
+            cert, key, pem = fakeidp.make_app_cert(self.dir, name)
+            cid = str(uuid.uuid4())
+            idp.register(tenant=TENANT, client_id=cid, certificate_pem=pem, roles=["SMTP.SendAsApp"])
+            sections += cert_account(name, cid, cert, key)
+        self.daemon = Daemon(tmp_root, idp, sections, extra_global=extra_global)
+        self.daemon = with_idp_lines(self.daemon, idp_lines).start()
         daemons.append(self.daemon)
         self.up.start()
         self.relay = "localhost:%d" % self.up.port   # the stand-in's certificate names localhost
 
-    def doctor(self, *extra, relay=None, ca_file=None):
-        """doctor --smtp MAILBOX against the front; (exit status, output)."""
-        args = ["doctor", "--smtp", MAILBOX, "--relay", relay or self.relay,
+    def doctor(self, *extra, relay=None, ca_file=None, mailbox=MAILBOX):
+        """doctor --smtp mailbox against the front; (exit status, output)."""
+        args = ["doctor", "--smtp", mailbox, "--relay", relay or self.relay,
                 "--ca-file", ca_file or self.up.ca_file] + list(extra)
         out = self.daemon.ctl(*args, timeout=60)
         text = out.stdout + out.stderr
-        token = self.daemon.token("relay")[1]["token"]
-        assert token not in text
+        for name in self.accounts():
+            status, fields = self.daemon.token(name)
+            assert status != "OK" or fields["token"] not in text
         return out.returncode, text
+
+    def accounts(self):
+        with open(self.daemon.conf) as f:
+            return [l.split()[1].rstrip("]") for l in f if l.startswith("[account ")]
 
 
 @pytest.fixture
@@ -135,3 +146,59 @@ def test_bad_arguments_are_refused(env):
     assert out.returncode == 2 and "--smtp needs a value" in out.stderr
     rc, text = env.doctor(relay="host:notaport")
     assert rc == 1 and "give HOST:PORT" in text
+
+
+def test_fourth_session_of_the_mailbox_is_explained_as_temporary(env):
+    token = env.daemon.token("relay")[1]["token"]
+    held = []
+    try:
+        for _ in range(3):
+            c, code, text = smtp_login(env.up, token)
+            held.append(c)
+            assert code == 235, text
+        rc, text = env.doctor()
+    finally:
+        for c in held:
+            c.close()
+    assert rc == 1, text
+    line = verdict(text, "smtp auth")
+    assert line.startswith("FAIL") and "432 4.3.2 Concurrent connections limit exceeded" in line, text
+    assert "means: temporary" in text and "3 SMTP sessions per mailbox" in text
+    assert "destination concurrency" in text
+
+
+def test_account_comes_from_mailbox_map(tmp_root, fresh_idp, daemons):
+    mapfile = os.path.join(tmp_root, "mailboxes-%s" % uuid.uuid4().hex[:6])
+    with open(mapfile, "w") as f:
+        f.write("app %s relay\nother other@fabrikam.example other\n" % MAILBOX)
+    e = Env(tmp_root, fresh_idp, daemons, accounts=("other", "relay"), extra_global="mailbox_map = %s\n" % mapfile)
+    try:
+        rc, text = e.doctor()
+        assert rc == 0, text
+        assert "account by mailbox_map" in verdict(text, "smtp token relay")
+        assert verdict(text, "smtp auth").startswith("OK ")
+        # A mailbox the map gives no account: doctor says so and asks for one.
+        rc, text = e.doctor(mailbox="nobody@contoso.example")
+        assert rc == 1 and verdict(text, "smtp account").startswith("FAIL"), text
+        assert "mailbox_map leads no account to nobody@contoso.example" in text and "--account" in text
+        assert "smtp connect" not in text
+    finally:
+        e.up.stop()
+
+
+def test_smtp_goes_direct_despite_idp_and_environment_proxies(tmp_root, fresh_idp, daemons, monkeypatch):
+    proxy = ConnectProxy()
+    e = Env(tmp_root, fresh_idp, daemons, idp_lines="proxy = %s\n" % proxy.url())
+    try:
+        for name in ENV_PROXIES:
+            monkeypatch.setenv(name, proxy.url())
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        rc, text = e.doctor()
+        assert rc == 0, text
+        assert "[idp] proxy is for the IdP only" in verdict(text, "smtp relay")
+        assert verdict(text, "smtp auth").startswith("OK ")
+        assert not [t for t in proxy.tunnels if t.endswith(":%d" % e.up.port)], proxy.tunnels
+    finally:
+        proxy.stop()
+        e.up.stop()
