@@ -1,6 +1,6 @@
 // ctl.hh: pieces shared by exoauthctl's commands: the options every
 // command takes and the connection to exoauthd. Used by main.cc (status,
-// token, login, ping) and doctor.cc.
+// token, login, ping), doctor.cc and smtpcheck.cc (doctor --smtp).
 #pragma once
 
 #include "client.hh"
@@ -24,7 +24,28 @@ std::string socket_path(const Options &opts);
 // Connect and greet; prints the reason and returns false on failure.
 bool connect_daemon(const Options &opts, Client &client, std::string &error);
 
-int cmd_doctor(const Options &opts);
+// doctor's verdicts, one line each: OK, FAIL (then what it means and the
+// fix) or SKIP (a step not reached).
+struct Report {
+    int failures = 0;
+    void line(bool ok, const std::string &what, const std::string &detail, const std::string &fix = "");
+    void skip(const std::string &what, const std::string &detail);
+    void note(const std::string &label, const std::string &text);
+};
+
+// doctor --smtp MAILBOX [--account NAME] [--relay HOST:PORT] [--ca-file FILE]
+struct SmtpCheck {
+    std::string mailbox;  // empty: no SMTP check
+    std::string account;  // default: mailbox_map's account for mailbox, else the only one
+    std::string relay;    // default: the cloud's SMTP submission host, port 587
+    std::string ca_file;  // extra trust anchors; default: the system store
+};
+
+// exoauthctl doctor [doctor options]; args are the words after "doctor".
+int cmd_doctor(const Options &opts, int argc, char **argv);
+
+// One real EHLO/STARTTLS/AUTH session to the relay as sc.mailbox.
+void check_smtp(Report &rep, const Options &opts, const Config &cfg, const SmtpCheck &sc);
 
 // How exoauthd's accounts are doing, as exoauthctl status's exit status.
 enum class Health { Ok = 0, Soon = 1, Broken = 2 };

@@ -2,7 +2,8 @@
 // line per check: OK, or FAIL with the reason and what to do about it.
 // Configuration, credentials, state directory, exoauthd's socket, the IdP
 // (HTTPS with verification, through the configured CA, direct or through
-// the [idp] proxy), and a token per account acquired through exoauthd.
+// the [idp] proxy), a token per account acquired through exoauthd and,
+// with --smtp MAILBOX, one real session to the SMTP relay (smtpcheck.cc).
 #include "ctl.hh"
 
 #include "credfile.hh"
@@ -16,19 +17,28 @@
 
 namespace exo::ctl {
 
-namespace {
+// See ctl.hh.
+void Report::line(bool ok, const std::string &what, const std::string &detail, const std::string &fix)
+{
+    printf("%-4s  %-22s %s\n", ok ? "OK" : "FAIL", what.c_str(), detail.c_str());
+    if (!ok && !fix.empty())
+        note("fix", fix);
+    failures += ok ? 0 : 1;
+}
 
-struct Report {
-    int failures = 0;
-    // Print one check's verdict.
-    void line(bool ok, const std::string &what, const std::string &detail, const std::string &fix = "")
-    {
-        printf("%-4s  %-22s %s\n", ok ? "OK" : "FAIL", what.c_str(), detail.c_str());
-        if (!ok && !fix.empty())
-            printf("      %-22s fix: %s\n", "", fix.c_str());
-        failures += ok ? 0 : 1;
-    }
-};
+// See ctl.hh.
+void Report::skip(const std::string &what, const std::string &detail)
+{
+    printf("%-4s  %-22s %s\n", "SKIP", what.c_str(), detail.c_str());
+}
+
+// See ctl.hh.
+void Report::note(const std::string &label, const std::string &text)
+{
+    printf("      %-22s %s: %s\n", "", label.c_str(), text.c_str());
+}
+
+namespace {
 
 // Days until the certificate expires (negative when expired).
 int cert_days_left(X509 *cert)
@@ -110,14 +120,39 @@ void check_token(Report &rep, const Options &opts, const AccountConfig &a)
         wipe(f.second);
 }
 
+// doctor's own options (ctl.hh, SmtpCheck); false with the reason.
+bool parse_doctor_args(int argc, char **argv, SmtpCheck &sc, std::string &error)
+{
+    for (int i = 0; i < argc; i += 2) {
+        std::string k = argv[i];
+        std::string *dst = k == "--smtp" ? &sc.mailbox : k == "--account" ? &sc.account
+                         : k == "--relay" ? &sc.relay : k == "--ca-file" ? &sc.ca_file : nullptr;
+        if (!dst || i + 1 >= argc || !*argv[i + 1]) {
+            error = dst ? k + " needs a value" : "unknown doctor option " + k;
+            return false;
+        }
+        *dst = argv[i + 1];
+    }
+    if (sc.mailbox.empty() && !(sc.account + sc.relay + sc.ca_file).empty()) {
+        error = "--account, --relay and --ca-file go with --smtp MAILBOX";
+        return false;
+    }
+    return true;
+}
+
 } // namespace
 
-// exoauthctl doctor
-int cmd_doctor(const Options &opts)
+// exoauthctl doctor [--smtp MAILBOX ...]
+int cmd_doctor(const Options &opts, int argc, char **argv)
 {
     Report rep;
     Config cfg;
+    SmtpCheck sc;
     std::string error;
+    if (!parse_doctor_args(argc, argv, sc, error)) {
+        fprintf(stderr, "exoauthctl: doctor: %s\n", error.c_str());
+        return 2;
+    }
     if (!config_load(opts.config, cfg, error)) {
         rep.line(false, "config", error, "fix the line named, then run exoauthctl doctor again");
         return 1;
@@ -139,6 +174,8 @@ int cmd_doctor(const Options &opts)
     for (const auto &a : cfg.accounts)
         if (up)
             check_token(rep, opts, a);
+    if (!sc.mailbox.empty())
+        check_smtp(rep, opts, cfg, sc);
     printf(rep.failures ? "\n%d check(s) failed.\n"
                         : "\nAll checks passed. Next: point Postfix and Dovecot at exoauthd (see the README).\n",
            rep.failures);

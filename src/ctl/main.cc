@@ -91,7 +91,9 @@ void usage(FILE *f)
                "  token ACCOUNT [--show]  get a token: expiry and hash (--show prints it)\n"
                "  login ACCOUNT       sign a delegated account in (device code)\n"
                "  validate            check a client token read from standard input\n"
-               "  doctor              check configuration, socket, IdP and tokens\n"
+               "  doctor [--smtp MAILBOX [--account NAME] [--relay HOST:PORT] [--ca-file FILE]]\n"
+               "                      check configuration, socket, IdP and tokens; --smtp: one real\n"
+               "                      EHLO/STARTTLS/AUTH as MAILBOX at the relay, explained\n"
                "  ping                check that exoauthd answers\n");
 }
 
@@ -249,7 +251,7 @@ int main(int argc, char **argv)
     if (cmd == "ping")
         return cmd_ping(opts);
     if (cmd == "doctor")
-        return cmd_doctor(opts);
+        return cmd_doctor(opts, argc - i - 1, argv + i + 1);
     if (cmd == "validate")
         return cmd_validate(opts);
     if ((cmd == "token" || cmd == "login") && !arg.empty())
