@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import TENANT, Daemon, cert_account, connect_as, parse
+from conftest import EXOAUTHCTL, TENANT, Daemon, cert_account, connect_as, delegated_account, parse
 
 import idp as fakeidp
 
@@ -261,3 +261,41 @@ def test_metrics_right(tmp_root, fresh_idp, daemons):
     admin = connect_as(dm, "bin")
     assert "exoauth_build_info" in scrape(admin)
     admin.close()
+
+
+DAYS_90 = 90 * 86400
+
+
+def test_refresh_token_inactivity_deadline(tmp_root, fresh_idp, daemons):
+    """A delegated account's refresh token is estimated to expire 90 days
+    after its last use: at sign-in, and after a restart (the IdP down, so
+    it is not used) from the stored file's time."""
+    client = "33333333-2222-3333-4444-000000000014"
+    fresh_idp.register(tenant=TENANT, client_id=client, public=True, user="alice@contoso.example")
+    fresh_idp.settings(device_interval=1, device_expires_in=30)
+    d = Daemon(tmp_root, fresh_idp, delegated_account("user", client))
+    daemons.append(d.start())
+    key = 'exoauth_credential_expires_in_seconds{account="user",credential="refresh_token"}'
+    assert key not in metrics_of(d.ctl("metrics").stdout)  # not signed in: no estimate
+    p = subprocess.Popen([EXOAUTHCTL, "-c", d.conf, "login", "user"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    p.stdout.readline()
+    fresh_idp.device(action="approve")
+    before = int(time.time())
+    assert p.wait(timeout=30) == 0
+    text = d.ctl("metrics").stdout
+    after = int(time.time())
+    assert before - 2 + DAYS_90 - after <= metrics_of(text)[key] <= DAYS_90
+    path = os.path.join(d.state, "user.rt")
+    with open(path) as f:
+        refresh_token = f.read().split("\n")[1]
+    assert refresh_token not in text and refresh_token[:40] not in text
+    ten_days_ago = int(time.time()) - 10 * 86400
+    os.utime(path, (ten_days_ago, ten_days_ago))
+    d.stop()
+    fresh_idp.fault(endpoint="token", mode="status", status=503, count=-1)  # no refresh at start
+    d.start()
+    before = int(time.time())
+    value = metrics_of(d.ctl("metrics").stdout)[key]
+    after = int(time.time())
+    assert ten_days_ago + DAYS_90 - after <= value <= ten_days_ago + DAYS_90 - before
