@@ -44,11 +44,9 @@ uint64_t Histogram::cumulative(size_t i) const
     return n;
 }
 
-// See metrics.hh.
-std::string metric_escape(std::string_view v)
+// Append v to out as a label value: \ " and newline escaped.
+static void append_escaped(std::string &out, std::string_view v)
 {
-    std::string out;
-    out.reserve(v.size());
     for (char c : v) {
         if (c == '\\')
             out += "\\\\";
@@ -59,22 +57,40 @@ std::string metric_escape(std::string_view v)
         else
             out += c;
     }
+}
+
+// Append v to out as a sample value (see metric_value).
+static void append_value(std::string &out, double v)
+{
+    char buf[32];
+    if (std::isnan(v)) {
+        out += "NaN";
+    } else if (std::isinf(v)) {
+        out += v > 0 ? "+Inf" : "-Inf";
+    } else if (v == std::trunc(v) && std::fabs(v) < 9007199254740992.0) {  // whole: never 1.764e+09
+        auto r = std::to_chars(buf, buf + sizeof(buf), (long long)v);
+        out.append(buf, r.ptr);
+    } else {
+        auto r = std::to_chars(buf, buf + sizeof(buf), v, std::abs(v) >= 1e-9 ? std::chars_format::fixed
+                                                                           : std::chars_format::general);
+        out.append(buf, r.ptr);
+    }
+}
+
+// See metrics.hh.
+std::string metric_escape(std::string_view v)
+{
+    std::string out;
+    append_escaped(out, v);
     return out;
 }
 
 // See metrics.hh.
 std::string metric_value(double v)
 {
-    if (std::isnan(v))
-        return "NaN";
-    if (std::isinf(v))
-        return v > 0 ? "+Inf" : "-Inf";
-    char buf[32];
-    if (v == std::trunc(v) && std::fabs(v) < 9007199254740992.0)  // whole: never 1.764e+09
-        return std::to_string((long long)v);
-    auto r = std::to_chars(buf, buf + sizeof(buf), v, std::abs(v) >= 1e-9 ? std::chars_format::fixed
-                                                                       : std::chars_format::general);
-    return std::string(buf, r.ptr);
+    std::string out;
+    append_value(out, v);
+    return out;
 }
 
 // HELP text escaping: \ and newline only.
@@ -94,41 +110,51 @@ void Exposition::family(const char *name, const char *type, const char *help)
 }
 
 // name+suffix{labels[,le="..."]} and the space before the value.
-void Exposition::head(const char *name, const char *suffix, Labels labels, const char *le)
+void Exposition::head(const char *name, const char *suffix, Labels labels, const double *le)
 {
     out_.append(name).append(suffix);
     bool first = true;
     for (const Label &l : labels) {
-        out_.append(first ? "{" : ",").append(l.name).append("=\"").append(metric_escape(l.value)).append("\"");
+        out_.append(first ? "{" : ",").append(l.name).append("=\"");
+        append_escaped(out_, l.value);
+        out_ += '"';
         first = false;
     }
-    if (le)
-        out_.append(first ? "{" : ",").append("le=\"").append(le).append("\"");
+    if (le) {
+        out_.append(first ? "{" : ",").append("le=\"");
+        append_value(out_, *le);
+        out_ += '"';
+    }
     if (!first || le)
-        out_.append("}");
-    out_.append(" ");
+        out_ += '}';
+    out_ += ' ';
 }
 
 // See metrics.hh.
 void Exposition::sample(const char *name, Labels labels, double value)
 {
     head(name, "", labels, nullptr);
-    out_.append(metric_value(value)).append("\n");
+    append_value(out_, value);
+    out_ += '\n';
 }
 
 // See metrics.hh.
 void Exposition::histogram(const char *name, Labels labels, const Histogram &h)
 {
-    for (size_t i = 0; i < h.size(); i++) {
-        head(name, "_bucket", labels, metric_value(h.bound(i)).c_str());
-        out_.append(std::to_string(h.cumulative(i))).append("\n");
+    static const double inf = HUGE_VAL;
+    uint64_t below = 0;
+    for (size_t i = 0; i <= h.size(); i++) {
+        below = i < h.size() ? h.cumulative(i) : h.count();
+        head(name, "_bucket", labels, i < h.size() ? &h.bounds()[i] : &inf);
+        append_value(out_, (double)below);
+        out_ += '\n';
     }
-    head(name, "_bucket", labels, "+Inf");
-    out_.append(std::to_string(h.count())).append("\n");
     head(name, "_sum", labels, nullptr);
-    out_.append(metric_value(h.sum())).append("\n");
+    append_value(out_, h.sum());
+    out_ += '\n';
     head(name, "_count", labels, nullptr);
-    out_.append(std::to_string(h.count())).append("\n");
+    append_value(out_, (double)h.count());
+    out_ += '\n';
 }
 
 } // namespace exo

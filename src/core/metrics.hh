@@ -32,6 +32,7 @@ public:
     void observe(double v);
     size_t size() const { return n_; }
     double bound(size_t i) const { return bounds_[i]; }
+    const double *bounds() const { return bounds_; }
     // Observations <= bound(i), cumulative as the format wants them.
     uint64_t cumulative(size_t i) const;
     uint64_t count() const { return count_; }
@@ -70,7 +71,7 @@ public:
     const std::string &text() const { return out_; }
 
 private:
-    void head(const char *name, const char *suffix, Labels labels, const char *le);
+    void head(const char *name, const char *suffix, Labels labels, const double *le);
     std::string out_;
 };
 

@@ -160,15 +160,23 @@ void Handlers::cmd_status(const std::shared_ptr<Connection> &c, const proto::Req
 void Handlers::cmd_metrics(const std::shared_ptr<Connection> &c, const proto::Request &req)
 {
     std::string text = render_metrics(daemon_metrics(), broker_.figures(), validator_, out_.figures());
-    size_t pos = 0;
-    while (pos < text.size()) {
-        size_t end = text.find('\n', pos);
-        if (end == std::string::npos)
-            end = text.size();
-        out_.send(*c, proto::format_line(req.id, "METRIC", {{"text", text.substr(pos, end - pos)}}));
-        pos = end + 1;
+    const std::string prefix = req.id + "\tMETRIC\ttext=";  // format_line's, without a Fields per line
+    std::string answer;  // one send for the whole answer, not one per line
+    answer.reserve(text.size() * 6 / 5 + 64);
+    std::string_view rest = text;
+    while (!rest.empty()) {
+        size_t end = std::min(rest.find('\n'), rest.size());
+        std::string_view line = rest.substr(0, end);
+        answer.append(prefix);
+        if (proto::value_ok(line))
+            answer.append(line);
+        else
+            answer.append(proto::sanitize(line, proto::MAX_LINE));
+        answer += '\n';
+        rest.remove_prefix(std::min(end + 1, rest.size()));
     }
-    out_.send(*c, proto::format_line(req.id, "OK", {}));
+    answer += proto::format_line(req.id, "OK", {});
+    out_.send(*c, answer);
 }
 
 // The answer line of a VALIDATE: OK with the user, or FAIL with a reason.
