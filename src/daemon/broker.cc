@@ -40,6 +40,7 @@ struct AccountState {
     uint64_t idp_requests = 0;
     uint64_t idp_outcomes[N_IDP_OUTCOMES] = {};  // by kIdpOutcomes
     uint64_t served = 0;
+    uint64_t rejected = 0;     // tokens upstream rejected (INVALIDATE that dropped one)
     int64_t last_refresh = 0;  // delegated: the refresh token's last use (unix s), 0 unknown
     double last_invalidate = -1e9;
     uint64_t generation = 0;
@@ -474,6 +475,7 @@ bool Broker::invalidate(const std::string &account, const std::string &hash, std
     st.times = TokenTimes{};
     st.hash.clear();
     st.last_invalidate = now;
+    st.rejected++;
     return true;
 }
 
@@ -578,6 +580,7 @@ std::vector<AccountFigures> Broker::figures() const
             f.refresh_deadline = st->last_refresh + REFRESH_INACTIVE_LIFETIME;
         std::copy(std::begin(st->idp_outcomes), std::end(st->idp_outcomes), f.idp);
         f.served = st->served;
+        f.rejected = st->rejected;
         out.push_back(std::move(f));
     }
     return out;

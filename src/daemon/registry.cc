@@ -168,6 +168,10 @@ void render_accounts(Exposition &e, const std::vector<AccountFigures> &accounts,
     e.family("exoauth_tokens_served_total", "counter", "Access tokens handed to TOKEN requests.");
     for (const auto &a : accounts)
         e.sample("exoauth_tokens_served_total", {{"account", a.name}}, (double)a.served);
+    e.family("exoauth_tokens_rejected_total", "counter",
+             "Tokens dropped because upstream (Exchange Online) rejected them (INVALIDATE).");
+    for (const auto &a : accounts)
+        e.sample("exoauth_tokens_rejected_total", {{"account", a.name}}, (double)a.rejected);
 }
 
 // TOKEN and VALIDATE: results, refusal reasons, latencies.

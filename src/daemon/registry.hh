@@ -56,6 +56,7 @@ struct AccountFigures {
     int64_t refresh_deadline = 0;   // delegated: estimated inactivity deadline; 0: none
     uint64_t idp[N_IDP_OUTCOMES] = {};
     uint64_t served = 0;
+    uint64_t rejected = 0;          // dropped after upstream rejected them (INVALIDATE)
 };
 
 struct DaemonMetrics {

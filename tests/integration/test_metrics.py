@@ -169,6 +169,7 @@ def test_metrics_follow_tokens_an_outage_and_a_recovery(md, fresh_idp):
         'exoauth_idp_requests_total{account="app",outcome="throttled"}': 0,
         'exoauth_idp_request_duration_seconds_count': 2 + stats["faults_served"],
         'exoauth_tokens_served_total{account="app"}': 4,
+        'exoauth_tokens_rejected_total{account="app"}': 1,
         'exoauth_token_requests_total{result="ok"}': 4,
         'exoauth_token_requests_total{result="idp_unavailable"}': 2,
         'exoauth_token_requests_total{result="not_allowed"}': 0,
