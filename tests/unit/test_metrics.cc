@@ -40,8 +40,8 @@ static void test_escape_table(void **)
 static void test_value_table(void **)
 {
     struct Row { double in; const char *want; } rows[] = {
-        {0, "0"}, {1, "1"}, {42, "42"}, {0.1, "0.1"}, {0.00025, "0.00025"}, {0.0001, "0.0001"}, {1e-12, "1e-12"}, {-3.5, "-3.5"},
-        {1764000000, "1764000000"}, {HUGE_VAL, "+Inf"}, {-HUGE_VAL, "-Inf"}, {NAN, "NaN"},
+        {0, "0"}, {1, "1"}, {42, "42"}, {0.1, "0.1"}, {0.00025, "0.00025"}, {0.0001, "0.0001"},
+        {1e-12, "1e-12"}, {-3.5, "-3.5"}, {1764000000, "1764000000"}, {HUGE_VAL, "+Inf"}, {-HUGE_VAL, "-Inf"}, {NAN, "NaN"},
     };
     for (const Row &r : rows)
         if (metric_value(r.in) != r.want)
