@@ -7,7 +7,10 @@
 // "cycle" goes round the file until a limit (cached verdicts), "once" uses
 // every token at most once and also stops when the file is used up
 // (uncached). "echo PATH BYTES" is a one-thread epoll server that answers
-// every line with BYTES bytes: the floor to compare to.
+// every line with BYTES bytes: the floor to compare to. "scrape PATH RATE
+// SECONDS" does what exoauthctl metrics does (connect, VERSION, METRICS, read
+// to OK, close) RATE times a second on a fixed schedule for SECONDS, and
+// prints how many it did (bench/scrape).
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -186,12 +189,45 @@ int run_echo(const char *path, size_t bytes)
         }
     }
 }
+// One METRICS round trip on a new connection; false if it failed.
+bool scrape_once(const char *path)
+{
+    int fd = dial(path);
+    static const char req[] = "VERSION\t1\t0\nm\tMETRICS\n";
+    bool ok = write(fd, req, sizeof(req) - 1) == (ssize_t)(sizeof(req) - 1);
+    std::string buf, line;
+    while (ok && (ok = read_line(fd, buf, line)) && line.compare(0, 5, "m\tOK") != 0)
+        ;
+    close(fd);
+    return ok;
+}
+
+// Scrape at rate per second for seconds; prints scrapes=N late=N errors=N.
+int run_scrape(const char *path, double rate, double seconds)
+{
+    auto start = Clock::now();
+    auto end = start + std::chrono::duration<double>(seconds);
+    long n = 0, late = 0, errors = 0;
+    while (Clock::now() < end) {
+        errors += !scrape_once(path);
+        n++;
+        auto next = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(n / rate));
+        if (next > Clock::now())
+            std::this_thread::sleep_until(next);
+        else
+            late++;
+    }
+    printf("scrapes=%ld late=%ld errors=%ld\n", n, late, errors);
+    return errors ? 1 : 0;
+}
 } // namespace
 
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "echo") == 0)
         return run_echo(argv[2], (size_t)atol(argv[3]));
+    if (argc == 5 && strcmp(argv[1], "scrape") == 0)
+        return run_scrape(argv[2], atof(argv[3]), atof(argv[4]));
     if (argc == 7 && strcmp(argv[1], "load") == 0) {
         Requests reqs;
         reqs.lines = {std::string("1\tTOKEN\taccount=") + argv[6] + "\n"};
@@ -215,6 +251,7 @@ int main(int argc, char **argv)
         return run_load(argv[2], atoi(argv[3]), atof(argv[4]), reqs);
     }
     fprintf(stderr, "usage: sockbench echo PATH BYTES | load PATH CLIENTS SECONDS MAX_REQUESTS ACCOUNT\n"
-                    "       | validate PATH CLIENTS SECONDS MAX_REQUESTS TOKENFILE cycle|once\n");
+                    "       | validate PATH CLIENTS SECONDS MAX_REQUESTS TOKENFILE cycle|once\n"
+                    "       | scrape PATH RATE SECONDS\n");
     return 2;
 }

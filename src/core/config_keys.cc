@@ -41,7 +41,7 @@ const Choice<const char *> kModes[] = {{"jwt", "jwt"}, {"introspection", "intros
 const Choice<const char *> kUserClaims[] = {
     {"upn", "upn"}, {"preferred_username", "preferred_username"}, {"email", "email"}, {"oid", "oid"}};
 
-const char *const kCommands[] = {"PING", "STATUS", "VALIDATE", "TOKEN", "INVALIDATE", "LOGIN", nullptr};
+const char *const kCommands[] = {"PING", "STATUS", "VALIDATE", "TOKEN", "INVALIDATE", "LOGIN", "METRICS", nullptr};
 const char *const kTokenBy[] = {"account", "user", nullptr};
 
 // token_by: which forms of TOKEN a [peer] may use.

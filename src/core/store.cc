@@ -17,6 +17,21 @@
 
 namespace exo {
 
+// See store.hh.
+bool write_all(int fd, const std::string &buf)
+{
+    size_t off = 0;
+    while (off < buf.size()) {
+        ssize_t n = ::write(fd, buf.data() + off, buf.size() - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        off += (size_t)n;
+    }
+    return true;
+}
+
 namespace {
 constexpr const char MAGIC[] = "exoauth-refresh-token 1\n";
 constexpr size_t MAX_TOKEN = 16384;
@@ -48,21 +63,6 @@ bool token_ok(const std::string &t)
     return true;
 }
 
-// Write all of buf to fd, retrying short writes and EINTR.
-bool write_all(int fd, const std::string &buf)
-{
-    size_t off = 0;
-    while (off < buf.size()) {
-        ssize_t n = ::write(fd, buf.data() + off, buf.size() - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        off += (size_t)n;
-    }
-    return true;
-}
-
 // fsync the directory so a rename in it is durable.
 bool sync_dir(const std::string &dir, std::string &error)
 {
@@ -79,6 +79,16 @@ bool sync_dir(const std::string &dir, std::string &error)
 std::string TokenStore::path_of(const std::string &account) const
 {
     return dir_ + "/" + account + ".rt";
+}
+
+// The stored file's mtime: each save writes a new file, so it is the time
+// of the last sign-in or rotation.
+int64_t TokenStore::saved_at(const std::string &account) const
+{
+    struct stat st;
+    if (lstat(path_of(account).c_str(), &st) < 0 || !S_ISREG(st.st_mode))
+        return 0;
+    return (int64_t)st.st_mtime;
 }
 
 // Check the directory and sweep temporary files left by a crash.

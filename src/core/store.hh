@@ -7,9 +7,14 @@
 
 #include "secret.hh"
 
+#include <cstdint>
 #include <string>
 
 namespace exo {
+
+// Write all of buf to fd, retrying short writes and EINTR (also for
+// exoauthctl's atomic textfile).
+bool write_all(int fd, const std::string &buf);
 
 class TokenStore {
 public:
@@ -22,6 +27,9 @@ public:
     // Atomically replace the refresh token of account.
     bool save(const std::string &account, const Secret &token, std::string &error) const;
     bool remove(const std::string &account, std::string &error) const;
+    // When account's refresh token was last written (unix seconds): the
+    // last sign-in or rotation; 0 when there is none.
+    int64_t saved_at(const std::string &account) const;
     std::string path_of(const std::string &account) const;
 
 private:

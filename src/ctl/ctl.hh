@@ -51,6 +51,8 @@ void check_smtp(Report &rep, const Options &opts, const Config &cfg, const SmtpC
 enum class Health { Ok = 0, Soon = 1, Broken = 2 };
 enum class StatusFormat { Table, Json, Nagios };
 int cmd_status(const Options &opts, StatusFormat format);
+// exoauthd's metrics (Prometheus text) on stdout, or atomically to output.
+int cmd_metrics(const Options &opts, const std::string &output);
 
 // Value of key in an answer of exoauthd, or "-".
 std::string field(const proto::Response &r, const char *key);

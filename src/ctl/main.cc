@@ -1,5 +1,5 @@
-// main.cc: exoauthctl, the administrator's tool (exoauthctl(1)): status of
-// exoauthd, a token check (expiry and hash; the token itself only on
+// main.cc: exoauthctl, the administrator's tool (exoauthctl(1)): status and
+// metrics of exoauthd, a token check (expiry and hash; the token itself only on
 // request), device-code sign-in of delegated accounts, and doctor. It talks
 // to exoauthd over its socket; answers are parsed as untrusted input.
 #include "exoauth_config.h"
@@ -94,7 +94,9 @@ void usage(FILE *f)
                "  doctor [--smtp MAILBOX [--account NAME] [--relay HOST:PORT] [--ca-file FILE]]\n"
                "                      check configuration, socket, IdP and tokens; --smtp: one real\n"
                "                      EHLO/STARTTLS/AUTH as MAILBOX at the relay, explained\n"
-               "  ping                check that exoauthd answers\n");
+               "  ping                check that exoauthd answers\n"
+               "  metrics [--output FILE]  exoauthd's figures in Prometheus text format (FILE\n"
+               "                      is replaced atomically, for node_exporter's textfile collector)\n");
 }
 
 
@@ -250,6 +252,8 @@ int main(int argc, char **argv)
     }
     if (cmd == "ping")
         return cmd_ping(opts);
+    if (cmd == "metrics" && (i + 1 == argc || (i + 3 == argc && strcmp(argv[i + 1], "--output") == 0)))
+        return cmd_metrics(opts, i + 3 == argc ? argv[i + 2] : "");
     if (cmd == "doctor")
         return cmd_doctor(opts, argc - i - 1, argv + i + 1);
     if (cmd == "validate")

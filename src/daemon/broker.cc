@@ -10,6 +10,7 @@
 #include "assertion.hh"
 #include "credfile.hh"
 #include "log.hh"
+#include "registry.hh"
 
 #include <algorithm>
 #include <cerrno>
@@ -37,7 +38,10 @@ struct AccountState {
     Outcome last_outcome = Outcome::Ok;
     std::string last_error;
     uint64_t idp_requests = 0;
+    uint64_t idp_outcomes[N_IDP_OUTCOMES] = {};  // by kIdpOutcomes
     uint64_t served = 0;
+    uint64_t rejected = 0;     // tokens upstream rejected (INVALIDATE that dropped one)
+    int64_t last_refresh = 0;  // delegated: the refresh token's last use (unix s), 0 unknown
     double last_invalidate = -1e9;
     uint64_t generation = 0;
 };
@@ -56,6 +60,12 @@ struct Broker::LoginState {
 
 namespace {
 constexpr double INVALIDATE_INTERVAL = 10.0;
+// Microsoft's documented default: a refresh token not used for 90 days
+// expires (AADSTS700082, "inactive for 90.00:00:00"); each use returns a
+// fresh one with a fresh window. learn.microsoft.com/entra/identity-
+// platform/refresh-tokens ("Token lifetime") and .../configurable-token-
+// lifetimes (Refresh Token Max Inactive Time, 90 days, not configurable).
+constexpr int64_t REFRESH_INACTIVE_LIFETIME = 90 * 86400;
 
 // What a worker needs for one token request: copies, never references.
 struct FetchInput {
@@ -200,6 +210,17 @@ TokenResult fetch_devicecode(const FetchInput &in, DeviceCode &dc)
     return r;
 }
 
+// The index in kIdpOutcomes of a token endpoint answer.
+size_t idp_outcome_index(Outcome o)
+{
+    switch (o) {
+    case Outcome::Ok: return 0;
+    case Outcome::Permanent: return 2;
+    case Outcome::RateLimited: return 3;
+    default: return 1;
+    }
+}
+
 // The protocol code of a failed outcome.
 const char *failure_code(Outcome o)
 {
@@ -228,6 +249,8 @@ bool Broker::stage(const Config &cfg, TokenStore &store, std::vector<Staged> &ou
         if (!s.keep && a.grant == Grant::RefreshToken && !store.load(a.name, s.st->refresh_token, error) &&
             !error.empty())
             return false;
+        if (!s.keep && !s.st->refresh_token.empty())
+            s.st->last_refresh = store.saved_at(a.name);
         error.clear();
         out.push_back(std::move(s));
     }
@@ -365,11 +388,17 @@ void Broker::start_fetch(AccountState &st)
     in->store = store_;
     in->refresh_token = st.refresh_token;
     auto result = std::make_shared<TokenResult>();
+    auto seconds = std::make_shared<double>(0);
     std::string name = st.cfg.name;
     uint64_t gen = st.generation;
     log_debug("account %s: requesting a token from the IdP", name.c_str());
-    workers_.submit([in, result] { *result = fetch_token(*in); },
-                    [this, name, gen, result] { finish_fetch(name, gen, std::move(*result)); });
+    workers_.submit(
+        [in, result, seconds] {
+            double t0 = mono_now();
+            *result = fetch_token(*in);
+            *seconds = mono_now() - t0;
+        },
+        [this, name, gen, result, seconds] { finish_fetch(name, gen, std::move(*result), *seconds); });
 }
 
 // Record a failure and schedule the next attempt.
@@ -387,14 +416,16 @@ void Broker::note_failure(AccountState &st, const TokenResult &r)
 }
 
 // Completion of a token request on the event loop.
-void Broker::finish_fetch(const std::string &name, uint64_t generation, TokenResult r)
+void Broker::finish_fetch(const std::string &name, uint64_t generation, TokenResult r, double seconds)
 {
+    daemon_metrics().idp_seconds.observe(seconds);
     auto it = accounts_.find(name);
     if (it == accounts_.end() || it->second->generation != generation)
         return;
     AccountState &st = *it->second;
     st.in_flight = false;
     st.idp_requests++;
+    st.idp_outcomes[idp_outcome_index(r.outcome)]++;
     idp_requests_++;
     if (r.outcome != Outcome::Ok) {
         note_failure(st, r);
@@ -408,6 +439,8 @@ void Broker::finish_fetch(const std::string &name, uint64_t generation, TokenRes
     st.hash = short_hash(st.token.str());
     if (!r.refresh_token.empty())
         st.refresh_token = std::move(r.refresh_token);
+    if (st.cfg.grant == Grant::RefreshToken)
+        st.last_refresh = now;
     st.failures = 0;
     st.next_attempt = 0;
     st.last_error.clear();
@@ -439,6 +472,7 @@ bool Broker::invalidate(const std::string &account, const std::string &hash, std
     st.times = TokenTimes{};
     st.hash.clear();
     st.last_invalidate = now;
+    st.rejected++;
     return true;
 }
 
@@ -469,15 +503,31 @@ int Broker::tick()
     return 1000;
 }
 
-// One ACCOUNT line per account for STATUS.
 // When the account's credential stops being valid (unix seconds): the
 // certificate's notAfter, or the secret_expires the administrator wrote
-// down; "-" when not known.
-static std::string credential_expires(const AccountState &st)
+// down; 0 when not known.
+static int64_t credential_expiry(const AccountState &st)
 {
     int64_t t = st.secrets && st.secrets->cert.cert ? cert_not_after(st.secrets->cert.cert.get())
                                                     : st.cfg.secret_expires;
+    return t > 0 ? t : 0;
+}
+
+// credential_expiry for STATUS: "-" when not known.
+static std::string credential_expires(const AccountState &st)
+{
+    int64_t t = credential_expiry(st);
     return t > 0 ? std::to_string(t) : "-";
+}
+
+// The state STATUS and METRICS name: empty, valid, refreshing, backoff, failed.
+static const char *account_state(const AccountState &st, double now)
+{
+    return st.in_flight ? "refreshing"
+           : token_servable(st.times, (int64_t)now) && !st.token.empty() ? "valid"
+           : now < st.next_attempt ? "backoff"
+           : st.failures ? "failed"
+                         : "empty";
 }
 
 // The kind of credential, for STATUS.
@@ -488,16 +538,13 @@ static const char *credential_kind(const AccountConfig &a)
                                                    : "none";
 }
 
+// One ACCOUNT line per account for STATUS.
 std::vector<proto::Fields> Broker::status() const
 {
     std::vector<proto::Fields> out;
     double now = wall_now();
     for (const auto &[name, st] : accounts_) {
-        const char *state = st->in_flight ? "refreshing"
-                            : token_servable(st->times, (int64_t)now) && !st->token.empty() ? "valid"
-                            : now < st->next_attempt ? "backoff"
-                            : st->failures ? "failed"
-                                           : "empty";
+        const char *state = account_state(*st, now);
         bool cc = st->cfg.grant == Grant::ClientCredentials;
         out.push_back({{"name", name},
                        {"grant", cc ? "client_credentials" : "refresh_token"},
@@ -510,6 +557,28 @@ std::vector<proto::Fields> Broker::status() const
                        {"credential", credential_kind(st->cfg)},
                        {"credential_expires", credential_expires(*st)},
                        {"last_error", st->last_error}});
+    }
+    return out;
+}
+
+// What METRICS shows of each account.
+std::vector<AccountFigures> Broker::figures() const
+{
+    std::vector<AccountFigures> out;
+    double now = wall_now();
+    for (const auto &[name, st] : accounts_) {
+        AccountFigures f;
+        f.name = name;
+        f.state = account_state(*st, now);
+        f.token_expires = st->token.empty() ? 0 : st->times.expires;
+        f.credential = credential_kind(st->cfg);
+        f.credential_expires = credential_expiry(*st);
+        if (st->cfg.grant == Grant::RefreshToken && !st->refresh_token.empty() && st->last_refresh > 0)
+            f.refresh_deadline = st->last_refresh + REFRESH_INACTIVE_LIFETIME;
+        std::copy(std::begin(st->idp_outcomes), std::end(st->idp_outcomes), f.idp);
+        f.served = st->served;
+        f.rejected = st->rejected;
+        out.push_back(std::move(f));
     }
     return out;
 }
@@ -601,6 +670,7 @@ void Broker::login_finish(std::shared_ptr<LoginState> ls, TokenResult r)
         st.times = TokenTimes{t, t + r.expires_in};
         st.hash = short_hash(st.token.str());
         st.refresh_token = std::move(r.refresh_token);
+        st.last_refresh = t;
         st.failures = 0;
         st.next_attempt = 0;
         st.last_error.clear();

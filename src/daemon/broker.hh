@@ -11,6 +11,7 @@
 #include "crypto.hh"
 #include "entra.hh"
 #include "protocol.hh"
+#include "registry.hh"
 #include "secret.hh"
 #include "store.hh"
 #include "workers.hh"
@@ -72,6 +73,8 @@ public:
     int tick();
     // One ACCOUNT line's fields per account.
     std::vector<proto::Fields> status() const;
+    // Per account figures for METRICS.
+    std::vector<AccountFigures> figures() const;
     // Prefetch every account's token (at start and after reload).
     void warm();
     uint64_t idp_requests() const { return idp_requests_; }
@@ -88,7 +91,7 @@ private:
     void commit(std::vector<Staged> &staged);
     struct LoginState;
     void start_fetch(AccountState &st);
-    void finish_fetch(const std::string &name, uint64_t generation, TokenResult r);
+    void finish_fetch(const std::string &name, uint64_t generation, TokenResult r, double seconds);
     void answer_waiters(AccountState &st, const TokenReply &reply);
     TokenReply reply_from_cache(const AccountState &st) const;
     TokenReply reply_from_failure(const AccountState &st) const;

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -30,11 +31,12 @@ struct Connection {
     double last_request = 0;    // monotonic time of the last complete line
 };
 
-// The server's figures for STATUS.
+// The server's figures for STATUS and METRICS.
 struct ServerFigures {
     double uptime = 0;
     size_t connections = 0;
     uint64_t requests = 0;
+    std::map<uid_t, int> per_uid;  // open connections by peer uid
 };
 
 // What a handler may ask of the event loop.

@@ -1,13 +1,15 @@
 // handlers.cc: exoauthd's commands (docs/PROTOCOL.md), each checked
 // against the peer's rights (policy.hh) before it runs: TOKEN and
 // INVALIDATE through the broker, VALIDATE through the validator, STATUS,
-// LOGIN. Answers go through the Replier (the event loop, server.cc).
+// LOGIN, METRICS. Answers go through the Replier (the event loop, server.cc).
 #include "exoauth_config.h"
 
 #include "handlers.hh"
 
+#include "clock.hh"
 #include "crypto.hh"
 #include "log.hh"
+#include "registry.hh"
 #include "secret.hh"
 
 namespace exo {
@@ -30,12 +32,24 @@ void Handlers::refuse(Connection &c, const proto::Request &req, const Refusal &n
         log_info("%s refused: %s", req.command.c_str(), no.why.c_str());
 }
 
+// Count a TOKEN or VALIDATE the policy turned down (or that lacked a field).
+void Handlers::count_refusal(const proto::Request &req, const Refusal &no, double started)
+{
+    std::string code = no.missing_right ? "not_allowed" : no.why.empty() ? "error" : "not_mapped";
+    if (req.command == "TOKEN")
+        daemon_metrics().count_token(code, mono_now() - started);
+    else if (req.command == "VALIDATE")
+        daemon_metrics().count_validate(code, false, "", mono_now() - started);
+}
+
 // Route a parsed request to its command, if the peer may use it.
 void Handlers::dispatch(const std::shared_ptr<Connection> &c, const proto::Request &req)
 {
     Refusal no;
-    if (!policy_.allows(c->rights, c->peer, req, no))
+    if (!policy_.allows(c->rights, c->peer, req, no)) {
+        count_refusal(req, no, mono_now());
         return refuse(*c, req, no);
+    }
     if (req.command == "TOKEN")
         cmd_token(c, req);
     else if (req.command == "PING")
@@ -48,6 +62,8 @@ void Handlers::dispatch(const std::shared_ptr<Connection> &c, const proto::Reque
         cmd_login(c, req);
     else if (req.command == "VALIDATE")
         cmd_validate(c, req);
+    else if (req.command == "METRICS")
+        cmd_metrics(c, req);
     else
         out_.send(*c, proto::format_line(req.id, "ERROR", {{"reason", "unknown command"}}));
 }
@@ -78,15 +94,19 @@ static Secret token_line(const std::string &id, const TokenReply &r, const Mailb
 // TOKEN account=NAME [mailbox=M] | TOKEN user=LOCAL
 void Handlers::cmd_token(const std::shared_ptr<Connection> &c, const proto::Request &req)
 {
+    double started = mono_now();
     MailboxRoute route;
     Refusal no;
-    if (!policy_.token_route(c->rights, c->peer, req, route, no))
+    if (!policy_.token_route(c->rights, c->peer, req, route, no)) {
+        count_refusal(req, no, started);
         return refuse(*c, req, no);
+    }
     c->in_flight++;
     std::weak_ptr<Connection> weak = c;
     std::string id = req.id;
     bool routed = req.arg("user") && !req.arg("account");
-    broker_.get_token(route.account, [this, weak, id, route, routed](const TokenReply &r) {
+    broker_.get_token(route.account, [this, weak, id, route, routed, started](const TokenReply &r) {
+        daemon_metrics().count_token(r.ok ? "ok" : r.code, mono_now() - started);
         auto conn = weak.lock();
         if (!conn || conn->closed)
             return;
@@ -135,6 +155,30 @@ void Handlers::cmd_status(const std::shared_ptr<Connection> &c, const proto::Req
                                  {"key_fetches", std::to_string(validator_.fetches())}}));
 }
 
+// METRICS: the Prometheus text exposition, one METRIC line per line of
+// it. Figures only: no token, secret or token hash is in it.
+void Handlers::cmd_metrics(const std::shared_ptr<Connection> &c, const proto::Request &req)
+{
+    std::string text = render_metrics(daemon_metrics(), broker_.figures(), validator_, out_.figures());
+    const std::string prefix = req.id + "\tMETRIC\ttext=";  // format_line's, without a Fields per line
+    std::string answer;  // one send for the whole answer, not one per line
+    answer.reserve(text.size() * 6 / 5 + 64);
+    std::string_view rest = text;
+    while (!rest.empty()) {
+        size_t end = std::min(rest.find('\n'), rest.size());
+        std::string_view line = rest.substr(0, end);
+        answer.append(prefix);
+        if (proto::value_ok(line))
+            answer.append(line);
+        else
+            answer.append(proto::sanitize(line, proto::MAX_LINE));
+        answer += '\n';
+        rest.remove_prefix(std::min(end + 1, rest.size()));
+    }
+    answer += proto::format_line(req.id, "OK", {});
+    out_.send(*c, answer);
+}
+
 // The answer line of a VALIDATE: OK with the user, or FAIL with a reason.
 static std::string validate_line(const std::string &id, const std::string &hash, const ValidateReply &r)
 {
@@ -150,8 +194,10 @@ static std::string validate_line(const std::string &id, const std::string &hash,
 // belong to that user: a token of alice never opens bob's mailbox.
 void Handlers::cmd_validate(const std::shared_ptr<Connection> &c, const proto::Request &req)
 {
+    double started = mono_now();
     const std::string *token = req.arg("token");
     if (!token) {
+        daemon_metrics().count_validate("error", false, "", 0);
         out_.send(*c, proto::format_line(req.id, "ERROR", {{"reason", "missing token"}}));
         return;
     }
@@ -161,16 +207,18 @@ void Handlers::cmd_validate(const std::shared_ptr<Connection> &c, const proto::R
     c->in_flight++;
     std::weak_ptr<Connection> weak = c;
     std::string id = req.id, digest = hex(sha256(*token)), hash = digest.substr(0, 12);
-    validator_.validate(*token, digest, [this, weak, id, hash, login, check_login](const ValidateReply &verdict) {
-        auto conn = weak.lock();
-        if (!conn || conn->closed)
-            return;
+    validator_.validate(*token, digest, [this, weak, id, hash, login, check_login,
+                                         started](const ValidateReply &verdict) {
         ValidateReply r = verdict;
         if (r.ok && check_login && !Policy::login_matches(login, r)) {
             r = ValidateReply{};
             r.code = "invalid_token";
             r.reason = "token belongs to " + verdict.claim + ", not " + login;
         }
+        daemon_metrics().count_validate(r.ok ? "ok" : r.code, r.temporary, r.reason, mono_now() - started);
+        auto conn = weak.lock();
+        if (!conn || conn->closed)
+            return;
         if (!r.ok && out_.log_allowed("token refusals (" + r.code + ") for uid=" + std::to_string(conn->peer.uid)))
             log_info("token %s refused: %s", hash.c_str(), r.reason.c_str());
         out_.send(*conn, validate_line(id, hash, r));

@@ -28,6 +28,8 @@ private:
     void cmd_status(const std::shared_ptr<Connection> &c, const proto::Request &req);
     void cmd_login(const std::shared_ptr<Connection> &c, const proto::Request &req);
     void cmd_validate(const std::shared_ptr<Connection> &c, const proto::Request &req);
+    void cmd_metrics(const std::shared_ptr<Connection> &c, const proto::Request &req);
+    void count_refusal(const proto::Request &req, const Refusal &no, double started);
 
     Broker &broker_;
     Validator &validator_;

@@ -22,6 +22,7 @@ struct CommandName {
 const CommandName kCommandNames[] = {
     {"PING", CMD_PING},         {"STATUS", CMD_STATUS},         {"VALIDATE", CMD_VALIDATE},
     {"TOKEN", CMD_TOKEN},       {"INVALIDATE", CMD_INVALIDATE}, {"LOGIN", CMD_LOGIN},
+    {"METRICS", CMD_METRICS},
 };
 
 // Numeric id, or -1 if s is not a plain decimal number.
@@ -252,7 +253,7 @@ Rights Policy::rights(const PeerCred &p) const
         return r;
     }
     if (admins_.count(p.uid)) {
-        r.commands |= CMD_LOGIN | CMD_STATUS;
+        r.commands |= CMD_LOGIN | CMD_STATUS | CMD_METRICS;
         r.admin = true;
     }
     for (const auto &rule : rules_)
@@ -372,7 +373,7 @@ std::vector<std::string> Policy::describe() const
     }
     if (builtin_)
         out.push_back("no [peer] section: the built-in rules above apply; any other allowed user may only PING "
-                      "(admin_users also LOGIN and STATUS). Add [peer NAME] sections to grant more "
+                      "(admin_users also LOGIN, STATUS and METRICS). Add [peer NAME] sections to grant more "
                       "(exoauthd.conf(5))");
     return out;
 }

@@ -37,7 +37,8 @@ enum Command : unsigned {
     CMD_TOKEN = 1u << 3,
     CMD_INVALIDATE = 1u << 4,
     CMD_LOGIN = 1u << 5,
-    CMD_ALL = (1u << 6) - 1,
+    CMD_METRICS = 1u << 6,  // figures only: never a token, a secret or a token hash
+    CMD_ALL = (1u << 7) - 1,
 };
 
 // What one peer may do: the union of every rule that names it.

@@ -8,6 +8,7 @@
 
 #include "clock.hh"
 #include "log.hh"
+#include "registry.hh"
 #include "lograte.hh"
 #include "secret.hh"
 #include "sockets.hh"
@@ -51,10 +52,10 @@ Server::Server(Broker &broker, Validator &validator, Workers &workers)
 {
 }
 
-// STATUS figures of the event loop.
+// STATUS and METRICS figures of the event loop.
 ServerFigures Server::figures() const
 {
-    return ServerFigures{mono_now() - started_, conns_.size(), requests_};
+    return ServerFigures{mono_now() - started_, conns_.size(), requests_, per_uid_};
 }
 
 // Close every socket and remove the socket files we created.
@@ -150,6 +151,7 @@ void Server::accept_on(int lfd)
         c->last_request = mono_now();
         conns_[fd] = c;
         per_uid_[c->peer.uid]++;
+        daemon_metrics().count_connection(c->peer.uid);
         ep_add(epfd_, fd, EPOLLIN);
         send(*c, proto::format_version());
         log_debug("connection from %s", who.c_str());
@@ -159,6 +161,7 @@ void Server::accept_on(int lfd)
 // Tell a turned-away peer why, close it, and log it (rate limited per uid).
 void Server::refuse_peer(int fd, const PeerCred &p, const std::string &who, const char *reason)
 {
+    daemon_metrics().count_peer_refusal(reason);
     if (log_allowed("refused connections from uid=" + std::to_string(p.uid)))
         log_warning("refused connection from %s: %s", who.c_str(), reason);
     std::string line = proto::format_line("*", "ERROR", {{"reason", reason}});
@@ -428,6 +431,7 @@ bool Server::run(std::function<void()> reload, std::string &error)
         ep_add(epfd_, fd, EPOLLIN);
     running_ = true;
     started_ = mono_now();
+    daemon_metrics().start_time = (double)(int64_t)wall_now();
     double last_tick = 0, last_idle = started_;
     struct epoll_event evs[64];
     while (running_) {

@@ -7,6 +7,7 @@
 
 #include "http.hh"
 #include "log.hh"
+#include "registry.hh"
 #include "credfile.hh"
 
 #include "usermap.hh"
@@ -379,6 +380,7 @@ void Validator::finish_fetch(std::shared_ptr<KeyFetch> f)
 {
     fetching_ = false;
     last_fetch_ok_ = f->ok && f->tenant == vc_.tenant;
+    (last_fetch_ok_ ? daemon_metrics().jwks_fetches_ok : daemon_metrics().jwks_fetches_failed)++;
     if (last_fetch_ok_) {
         keys_ = std::move(f->keys);
         keys_fetched_ = wall_now();
