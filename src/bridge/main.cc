@@ -163,12 +163,16 @@ bool Relay::from_client()
 // Pass one client line on, split in two when it is an over-long AUTH.
 bool Relay::send_line(std::string &line)
 {
-    line.push_back('\n');
-    std::string command, response;
-    bool ok = exo::bridge::split_auth(line, exo::bridge::kAuthLineLimit, command, response)
-                  ? send_split(command, response)
-                  : up_.write_all(line, error_);
+    // The LF back, in storage sized for it: no reallocation leaves a copy behind.
+    std::string full;
+    full.reserve(line.size() + 1);
+    full.append(line).push_back('\n');
     exo::wipe(line);
+    std::string command, response;
+    bool ok = exo::bridge::split_auth(full, exo::bridge::kAuthLineLimit, command, response)
+                  ? send_split(command, response)
+                  : up_.write_all(full, error_);
+    exo::wipe(full);
     exo::wipe(response);
     return ok;
 }

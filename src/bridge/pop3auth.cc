@@ -66,7 +66,11 @@ bool split_auth(std::string_view line, size_t limit, std::string &command, std::
     if (!mechanism_ok(mech) || !response_ok(ir))
         return false;
     command.assign(body.substr(0, 5 + sp)).append("\r\n");
-    response.assign(ir).append("\r\n");
+    // Sized first: the response is a token, and a reallocation would leave
+    // a copy in freed memory.
+    response.clear();
+    response.reserve(ir.size() + 2);
+    response.append(ir).append("\r\n");
     return true;
 }
 
