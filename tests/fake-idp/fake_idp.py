@@ -26,7 +26,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 MAX_BODY = 64 * 1024
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -56,19 +56,36 @@ def pem_key(key):
 
 
 def make_cert(subject_cn, key, issuer_cn=None, issuer_key=None, ca=False, san=None, days=30):
-    """An X.509 certificate, self-signed unless an issuer is given."""
-    now = datetime.datetime.utcnow()
+    """An X.509 certificate, self-signed unless an issuer is given, with the
+    extensions a strict verifier (Python 3.13's default VERIFY_X509_STRICT)
+    requires: key identifiers, key usage, and for a leaf its purpose."""
+    now = datetime.datetime.now(datetime.timezone.utc)
     issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_cn or subject_cn)])
+    signer = issuer_key or key
     b = (x509.CertificateBuilder()
          .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject_cn)]))
          .issuer_name(issuer).public_key(key.public_key())
          .serial_number(x509.random_serial_number())
          .not_valid_before(now - datetime.timedelta(minutes=5))
          .not_valid_after(now + datetime.timedelta(days=days))
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
+                        critical=False)
+         .add_extension(key_usage(ca), critical=True))
+    if not ca:
+        b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
+                                                   ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
     if san:
         b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
-    return b.sign(issuer_key or key, hashes.SHA256())
+    return b.sign(signer, hashes.SHA256())
+
+
+def key_usage(ca):
+    """keyCertSign and cRLSign for a CA, signing and key exchange for a leaf."""
+    return x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=not ca,
+                         data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
+                         encipher_only=False, decipher_only=False)
 
 
 def write(path, data, mode=0o644):
