@@ -5,6 +5,7 @@
 #include "credfile.hh"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
