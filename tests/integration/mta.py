@@ -23,7 +23,9 @@ CONF = os.path.join(TOP, "conf")
 BUILD = os.environ.get("EXOAUTH_BUILD", TOP)
 SASL_PLUGIN = os.path.join(BUILD, ".libs", "libexoauth.so")
 DOVECOT_PLUGIN = os.path.join(BUILD, ".libs", "lib20_authdb_exoauth.so")
-DOVECOT_MODULES = "/usr/lib/dovecot/modules/auth"
+# Dovecot 2.4 only: the settings module its config process loads.
+DOVECOT_SETTINGS_PLUGIN = os.path.join(BUILD, ".libs", "lib20_exoauth_settings.so")
+DOVECOT_MODULEDIR = "/usr/lib/dovecot/modules"
 
 
 def free_port():
@@ -145,8 +147,25 @@ def read(path):
         return ""
 
 
+_dovecot_version = []
+
+
+def dovecot_24():
+    """True when the installed Dovecot is 2.4 (its config syntax, settings
+    and log lines), False for 2.3: the harness's one version switch."""
+    if not _dovecot_version:
+        out = subprocess.run(["dovecot", "--version"], capture_output=True, text=True).stdout
+        m = re.match(r"(\d+)\.(\d+)", out)
+        assert m, "dovecot --version said %r" % out
+        _dovecot_version.append((int(m.group(1)), int(m.group(2))))
+    return _dovecot_version[0] >= (2, 4)
+
+
 def snippet(path, replace=()):
-    """A shipped conf/ file, verbatim but for the listed (old, new) replacements."""
+    """A shipped conf/ file, verbatim but for the listed (old, new)
+    replacements; conf/dovecot/2.4/ holds the Dovecot 2.4 versions."""
+    if path.startswith("dovecot/") and dovecot_24():
+        path = "dovecot/2.4/" + path[len("dovecot/"):]
     text = read(os.path.join(CONF, path))
     for old, new in replace:
         assert old in text, "%s no longer contains %r" % (path, old)
@@ -311,11 +330,39 @@ def _alive(pidfile):
         return False
 
 
+def dovecot_conf(text):
+    """The tests' own Dovecot lines, written in 2.3 syntax, in the syntax of
+    the installed Dovecot: on 2.4 the static userdb's args become fields,
+    mail_location becomes mail_driver and mail_path, passdb mechanisms
+    becomes mechanisms_filter and %u becomes %{user}."""
+    if not dovecot_24():
+        return text
+
+    def userdb(m):
+        fields = "".join("    %s = %s\n" % tuple(kv.split("=", 1)) for kv in m.group(1).split())
+        return "userdb static {\n  driver = static\n  fields {\n%s  }\n}" % fields
+    text = re.sub(r"userdb \{\n  driver = static\n  args = ([^\n]*)\n\}", userdb, text)
+    text = re.sub(r"^mail_location = (\w+):(.*)$", r"mail_driver = \1\nmail_path = \2", text, flags=re.M)
+    text = re.sub(r"^(\s*)mechanisms = ", r"\1mechanisms_filter = ", text, flags=re.M)
+    return text.replace("%u", "%{user}")
+
+
+def dovecot_ssl(ssl_dir):
+    """Server TLS with the test CA's server certificate, in the installed
+    Dovecot's syntax."""
+    if dovecot_24():
+        return ("ssl = yes\nssl_server_cert_file = %s/server.pem\nssl_server_key_file = %s/server.key\n"
+                "ssl_client_ca_file = %s/ca.pem\n" % (ssl_dir, ssl_dir, ssl_dir))
+    return ("ssl = yes\nssl_cert = <%s/server.pem\nssl_key = <%s/server.key\n"
+            "ssl_client_ca_file = %s/ca.pem\n" % (ssl_dir, ssl_dir, ssl_dir))
+
+
 class Dovecot:
     """A private Dovecot; with plugin=True the built exoauth passdb module
-    is visible to it.
+    is visible to it. conf_extra is in Dovecot 2.3's syntax; on 2.4 it is
+    rewritten (dovecot_conf), except for what a 2.4 snippet already says.
 
-    Dovecot loads auth modules only from its compiled-in directory, so such
+    Dovecot loads modules only from its compiled-in directory, so such
     an instance runs in its own mount namespace (unshare -m) where a copy of
     that directory holding the freshly built plugin is bind-mounted over
     it; the system's directory is never changed. Without the plugin (the
@@ -330,17 +377,11 @@ class Dovecot:
         self.conf = os.path.join(self.dir, "dovecot.conf")
         # plugin: the built module, in a copy of the system's module
         # directory bind-mounted over it; otherwise the system's own.
-        self.modules = os.path.join(self.dir, "auth-modules") if plugin else None
+        self.modules = os.path.join(self.dir, "modules") if plugin else None
         self.proc = None
         if plugin:
-            os.makedirs(self.modules, exist_ok=True)
-            for f in glob.glob(os.path.join(DOVECOT_MODULES, "*.so")):
-                shutil.copy(f, self.modules)
-            shutil.copy(DOVECOT_PLUGIN, self.modules)
-        ssl = "ssl = no\n"
-        if ssl_dir:
-            ssl = ("ssl = yes\nssl_cert = <%s/server.pem\nssl_key = <%s/server.key\n"
-                   "ssl_client_ca_file = %s/ca.pem\n" % (ssl_dir, ssl_dir, ssl_dir))
+            self._copy_modules()
+        ssl = dovecot_ssl(ssl_dir) if ssl_dir else "ssl = no\n"
         base = "\n".join([
             "base_dir = %s/run" % self.dir,
             "state_dir = %s/state" % self.dir,
@@ -353,19 +394,29 @@ class Dovecot:
             "mail_uid = %d" % pwd.getpwnam("nobody").pw_uid,
             "mail_gid = %d" % pwd.getpwnam("nobody").pw_gid,
             "first_valid_uid = 1",
-            ssl,
         ])
         os.makedirs(os.path.join(self.dir, "mail"), exist_ok=True)
         os.chown(os.path.join(self.dir, "mail"), pwd.getpwnam("nobody").pw_uid, pwd.getpwnam("nobody").pw_gid)
+        # 2.4 wants its config version first and the storage version set.
+        head = "dovecot_config_version = 2.4.0\ndovecot_storage_version = 2.4.0\n" if dovecot_24() else ""
         with open(self.conf, "w") as f:
-            f.write(base + "\n" + conf_extra + "\n")
+            f.write(head + dovecot_conf(base) + "\n" + ssl + dovecot_conf(conf_extra) + "\n")
         self.ports = [int(p) for p in re.findall(r"^\s*port\s*=\s*(\d+)", conf_extra, re.M) if int(p)]
+
+    def _copy_modules(self):
+        """A copy of Dovecot's module directory with the built auth module
+        (and on 2.4 the settings module) in it."""
+        shutil.copytree(DOVECOT_MODULEDIR, self.modules, symlinks=True, dirs_exist_ok=True)
+        shutil.copy(DOVECOT_PLUGIN, os.path.join(self.modules, "auth"))
+        if dovecot_24():
+            os.makedirs(os.path.join(self.modules, "settings"), exist_ok=True)
+            shutil.copy(DOVECOT_SETTINGS_PLUGIN, os.path.join(self.modules, "settings"))
 
     def start(self):
         argv = ["dovecot", "-F", "-c", self.conf]
         if self.modules:
             argv = ["unshare", "-m", "sh", "-c", "mount --bind %s %s && exec %s"
-                    % (self.modules, DOVECOT_MODULES, " ".join(argv))]
+                    % (self.modules, DOVECOT_MODULEDIR, " ".join(argv))]
         self.out = open(os.path.join(self.dir, "dovecot.out"), "ab")
         self.proc = subprocess.Popen(argv, stdout=self.out, stderr=self.out, stdin=subprocess.DEVNULL)
         for p in self.ports:

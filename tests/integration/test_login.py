@@ -35,6 +35,10 @@ def short_hash(token):
 
 xoauth2 = mta.xoauth2
 
+# The lines of 95-exoauth.conf that add the two mechanisms (2.3, 2.4).
+OAUTH_MECHANISMS_23 = "auth_mechanisms = $auth_mechanisms xoauth2 oauthbearer"
+OAUTH_MECHANISMS_24 = "auth_mechanisms {\n  xoauth2 = yes\n  oauthbearer = yes\n}"
+
 
 def listeners(ports):
     """Dovecot login listeners on loopback, plaintext (loopback counts as
@@ -80,8 +84,8 @@ class LoginSite:
         snippet = mta.snippet("dovecot/95-exoauth.conf", [
             ("/run/exoauth/exoauthd.sock", self.daemon.socket),
             ("/var/spool/postfix/private/auth", os.path.join(self.postfix.spool, "private", "auth"))]
-            + ([("auth_mechanisms = $auth_mechanisms xoauth2 oauthbearer", "auth_mechanisms = " + mechanisms)]
-               if mechanisms else []))
+            + ([(OAUTH_MECHANISMS_24 if mta.dovecot_24() else OAUTH_MECHANISMS_23,
+                 "auth_mechanisms = " + mechanisms)] if mechanisms else []))
         self.dovecot = mta.Dovecot(self.root, name + "-dovecot", "\n".join([
             "protocols = imap pop3 submission",
             "auth_verbose = yes",
@@ -215,7 +219,7 @@ def test_curl_imap_login(request, idp, mech, sasl_ir):
     r = subprocess.run(args + (["--sasl-ir"] if sasl_ir else []), capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r
     assert "INBOX" in r.stdout
-    site.dovecot.wait_log(r"imap-login: Info: Login: user=<%s>, method=%s" % (USER, mech), timeout=20)
+    site.dovecot.wait_log(r"imap-login: Info: (?:Login|Logged in): user=<%s>, method=%s" % (USER, mech), timeout=20)
 
 
 @pytest.mark.parametrize("mech", ["XOAUTH2", "OAUTHBEARER"])
@@ -225,7 +229,7 @@ def test_curl_pop3_login(request, idp, mech):
                                "pop3://127.0.0.1:%d/" % site.ports["pop3"]], capture_output=True, text=True,
                        timeout=30)
     assert r.returncode == 0, r
-    site.dovecot.wait_log(r"pop3-login: Info: Login: user=<%s>, method=%s" % (USER, mech), timeout=20)
+    site.dovecot.wait_log(r"pop3-login: Info: (?:Login|Logged in): user=<%s>, method=%s" % (USER, mech), timeout=20)
 
 
 @pytest.mark.parametrize("mech", ["XOAUTH2", "OAUTHBEARER"])
@@ -292,7 +296,7 @@ def test_dovecot_submission(site, idp):
     # Clients must answer the 334 instead, or use Postfix's smtpd.
     verdict, text = smtp_auth(site.ports["submission"], USER, good(idp), ir=True)
     assert verdict == "refused" and text.startswith("500"), text
-    site.dovecot.wait_log(r"submission-login: Info: Login: user=<%s>, method=XOAUTH2" % USER, timeout=20)
+    site.dovecot.wait_log(r"submission-login: Info: (?:Login|Logged in): user=<%s>, method=XOAUTH2" % USER, timeout=20)
 
 
 @pytest.mark.parametrize("mech", ["xoauth2", "oauthbearer"])
