@@ -113,6 +113,19 @@ bool parse_args(const std::string &args, PluginArgs &out, std::string &error)
     return true;
 }
 
+// One key through kKeys; out changes only when the value is good.
+bool apply_setting(std::string_view key, std::string_view value, PluginArgs &out, std::string &error)
+{
+    PluginArgs a = out;
+    std::string why;
+    if (!plugconf::apply(kKeys, key, value, a, why)) {
+        error = why;
+        return false;
+    }
+    out = a;
+    return true;
+}
+
 // Why token cannot be sent as it is, "" when it can.
 std::string token_problem(const std::string &token, size_t max)
 {

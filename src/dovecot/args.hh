@@ -1,10 +1,12 @@
-// args.hh: the passdb exoauth's `args` line and the checks a token must pass
-// before it is sent to exoauthd. Pure functions, no Dovecot headers, so the
+// args.hh: the passdb exoauth's settings (Dovecot 2.3: the `args` line;
+// Dovecot 2.4: one exoauth_KEY setting per key) and the checks a token must
+// pass before it is sent to exoauthd. Pure functions, no Dovecot headers, so the
 // unit tests and a fuzz target exercise them directly.
 #pragma once
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace exo::dovecot {
 
@@ -28,6 +30,10 @@ struct PluginArgs {
 // proxy_ssl=yes|starttls.
 // False with a reason naming the bad word; out is only changed on success.
 bool parse_args(const std::string &args, PluginArgs &out, std::string &error);
+
+// Apply one key (as in args, without the exoauth_ prefix of a Dovecot 2.4
+// setting) to out; false with a reason naming the key when the value is bad.
+bool apply_setting(std::string_view key, std::string_view value, PluginArgs &out, std::string &error);
 
 // Why a token cannot be sent as it is ("" when it can): empty, longer than
 // max bytes, or holding bytes the protocol does not carry.

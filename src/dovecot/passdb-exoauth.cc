@@ -1,12 +1,14 @@
-// passdb-exoauth.cc: the Dovecot passdb driver "exoauth". Dovecot's own
-// xoauth2/oauthbearer mechanisms hand it the client's bearer token as the
-// password; it asks exoauthd (VALIDATE, on Dovecot's ioloop, never blocking)
+// passdb-exoauth.cc: the Dovecot passdb driver "exoauth". The xoauth2 and
+// oauthbearer mechanisms (Dovecot 2.3's own, exoauth's on 2.4) hand it the
+// client's bearer token as the password; it asks exoauthd (VALIDATE, on Dovecot's ioloop, never blocking)
 // and logs the client in as the token's user, refuses with the reason in the
 // log (Dovecot sends the RFC 7628 JSON), or fails temporarily when exoauthd
 // cannot answer. With mode=proxy it runs after the site's own passdb has
 // checked a local password, and hands Dovecot's login proxy the Exchange
 // mailbox and an app-only token (TOKEN user=...) for proxy_mech=xoauth2.
-// Configuration: passdb { driver = exoauth  args = ... }, exoauth-plugins(5).
+// Configuration: passdb { driver = exoauth  args = ... } (2.3) or
+// exoauth_KEY settings in the passdb block (2.4), exoauth-plugins(5).
+// Version differences live in dovecot-compat.hh.
 #include "args.hh"
 #include "link.hh"
 #include "verdicts.hh"
@@ -17,6 +19,7 @@ extern "C" {
 #include "auth-common.h"
 #include "passdb.h"
 }
+#include "dovecot-compat.hh"
 
 #include <cstdlib>
 #include <cstring>
@@ -120,7 +123,7 @@ passdb_result proxy_verdict(struct auth_request *request, const PluginArgs &a, c
         e_error(ev, "exoauth: no token for the proxy (%s %s): %s", r.status.c_str(), code ? code->c_str() : "-", why);
         return PASSDB_RESULT_INTERNAL_FAILURE;
     }
-    const char *service = request->fields.service ? request->fields.service : "";
+    const char *service = exo::dovecot::compat::protocol(request);
     unsigned port = strcmp(service, "imap") == 0 ? a.imap_port : strcmp(service, "pop3") == 0 ? a.pop3_port : 0;
     if (port == 0) {
         e_error(ev, "exoauth: mode=proxy serves imap and pop3, not %s", service);
@@ -207,19 +210,25 @@ void exoauth_verify_plain(struct auth_request *request, const char *password,
     ask(request, callback, a, "VALIDATE", f, key);
 }
 
-struct passdb_module *exoauth_preinit(pool_t pool, const char *args)
+// The module for checked settings (compat::preinit reads them).
+struct passdb_module *exoauth_make(pool_t pool, const PluginArgs &args, std::string &error)
 {
     auto *mod = p_new(pool, ExoauthPassdb, 1);
-    std::string error;
-    PluginArgs *parsed = new (std::nothrow) PluginArgs();
-    if (!parsed || !exo::dovecot::parse_args(args ? args : "", *parsed, error))
-        i_fatal("passdb exoauth: %s", parsed ? error.c_str() : "out of memory");
-    mod->args = parsed;
+    mod->args = new (std::nothrow) PluginArgs(args);
+    if (!mod->args) {
+        error = "out of memory";
+        return nullptr;
+    }
     // exoauthd caches verdicts by token hash itself; Dovecot's cache would
     // keep a refusal or acceptance past what the token allows.
     mod->module.default_cache_key = nullptr;
     mod->module.default_pass_scheme = "PLAIN";
     return &mod->module;
+}
+
+void exoauth_init(struct passdb_module *module)
+{
+    exo::dovecot::compat::passdb_ready(*reinterpret_cast<ExoauthPassdb *>(module)->args);
 }
 
 void exoauth_deinit(struct passdb_module *module)
@@ -234,8 +243,8 @@ void exoauth_deinit(struct passdb_module *module)
 
 struct passdb_module_interface passdb_exoauth = {
     "exoauth",
-    exoauth_preinit,
-    nullptr,
+    exo::dovecot::compat::preinit<exoauth_make>,
+    exoauth_init,
     exoauth_deinit,
     exoauth_verify_plain,
     nullptr,
