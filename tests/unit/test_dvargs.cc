@@ -1,4 +1,5 @@
-// test_dvargs.cc: cmocka tables for the Dovecot passdb's args line and the
+// test_dvargs.cc: cmocka tables for the Dovecot passdb's args line (2.3),
+// its exoauth_KEY settings (2.4), and the
 // token pre-checks (src/dovecot/args.cc): defaults, accepted forms, every
 // refusal with its reason, and that a refused line changes nothing.
 #include <setjmp.h>
@@ -11,6 +12,7 @@ extern "C" {
 
 #include "args.hh"
 
+#include <cstring>
 #include <string>
 
 using namespace exo::dovecot;
@@ -92,6 +94,46 @@ static void test_refused(void **)
     }
 }
 
+// Dovecot 2.4's exoauth_KEY settings: one key at a time through the same
+// table; a bad value or an unknown key is refused with the key named and
+// leaves the earlier values alone.
+static void test_apply_setting(void **)
+{
+    struct Case {
+        const char *key, *value;
+        bool ok;
+        const char *in_error;
+    } cases[] = {
+        {"mode", "proxy", true, ""},
+        {"timeout", "2s", true, ""},
+        {"imap_port", "10993", true, ""},
+        {"proxy_ssl", "starttls", true, ""},
+        {"mode", "both", false, "mode"},
+        {"timeout", "0", false, "timeout"},
+        {"imap_port", "70000", false, "imap_port"},
+        {"proxy_ssl", "no", false, "proxy_ssl"},
+        {"socket", "relative.sock", false, "socket"},
+        {"sockett", "/run/x.sock", false, "sockett"},
+        {"max_token", "", false, "max_token"},
+    };
+    PluginArgs a;
+    for (const Case &c : cases) {
+        std::string error;
+        PluginArgs before = a;
+        assert_int_equal(apply_setting(c.key, c.value, a, error), c.ok);
+        if (!c.ok) {
+            assert_non_null(strstr(error.c_str(), c.in_error));
+            assert_int_equal(a.timeout_ms, before.timeout_ms);
+            assert_int_equal(a.imap_port, before.imap_port);
+            assert_true(a.proxy_ssl == before.proxy_ssl && a.socket == before.socket);
+        }
+    }
+    assert_true(a.proxy);
+    assert_int_equal(a.timeout_ms, 2000);
+    assert_int_equal(a.imap_port, 10993);
+    assert_string_equal(a.proxy_ssl.c_str(), "starttls");
+}
+
 static void test_token_problem(void **)
 {
     assert_string_equal(token_problem("eyJ.a.b", 100).c_str(), "");
@@ -109,6 +151,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_accepted),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_apply_setting),
         cmocka_unit_test(test_token_problem),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
