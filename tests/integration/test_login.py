@@ -8,6 +8,7 @@
 # opinion the same tokens go to a Dovecot using its built-in oauth2 passdb.
 import base64
 import hashlib
+import json
 import os
 import re
 import smtplib
@@ -413,6 +414,63 @@ def test_garbage_base64_is_refused_cleanly(site):
         for ir in (True, False):
             answer = raw_imap_auth(site.ports["imap"], junk, ir)
             assert answer.startswith("a NO") or answer.startswith("a BAD"), answer
+
+
+def imap_error_challenge(port, mech, message):
+    """AUTHENTICATE with one client message (no SASL-IR); the verdict and
+    the server's error challenge (decoded), answered with the dummy
+    response RFC 7628 3.2.3 asks for (^A; XOAUTH2: empty)."""
+    challenges = []
+
+    def respond(challenge):
+        if not challenges and not challenge:
+            challenges.append(b"")
+            return message.encode()
+        challenges.append(challenge)
+        return b"\x01" if mech == "OAUTHBEARER" else b""
+
+    def login(m):
+        return m.authenticate(mech, respond)[1][0].decode()
+    verdict = mta.imap_verdict(port, login)[0]
+    return verdict, challenges[1:]
+
+
+# Dovecot 2.3's own mechanisms and exoauth's on 2.4 answer a refusal alike:
+# a JSON challenge, then NO once the client has acknowledged it.
+@pytest.mark.parametrize("mech,status", [("XOAUTH2", "401"), ("OAUTHBEARER", "invalid_token")])
+def test_refusal_is_an_rfc7628_json_challenge(request, idp, mech, status):
+    site = site_for(request, mech)
+    tok = flipped(good(idp))
+    msg = xoauth2(USER, tok) if mech == "XOAUTH2" else mta.oauthbearer(USER, tok)
+    verdict, challenges = imap_error_challenge(site.ports["imap"], mech, msg)
+    assert verdict == "refused"
+    assert len(challenges) == 1, challenges
+    error = json.loads(challenges[0])
+    assert error["status"] == status
+
+
+# Messages the mechanism itself refuses: the token (TOKEN) never reaches
+# the passdb, which would log its hash. Dovecot 2.3's own OAUTHBEARER
+# lets a message without RFC 7628's final ^A through to the passdb
+# (exoauthd then refuses the token); exoauth's on 2.4 does not.
+MALFORMED = [
+    ("no-authzid", "n,,\x01auth=Bearer TOKEN\x01\x01"),
+    ("no-gs2-header", "auth=Bearer TOKEN\x01\x01"),
+    ("no-final-separator", "n,a=%s,\x01auth=Bearer TOKEN\x01" % USER),
+    ("not-bearer", "n,a=%s,\x01auth=Basic TOKEN\x01\x01" % USER),
+    ("bad-saslname", "n,a=al=ZZice,\x01auth=Bearer TOKEN\x01\x01"),
+]
+LENIENT_23 = {"no-final-separator"}
+
+
+@pytest.mark.parametrize("case", MALFORMED, ids=[c[0] for c in MALFORMED])
+def test_malformed_oauthbearer_is_refused_before_the_passdb(site, case):
+    token = "t" + uuid.uuid4().hex
+    verdict, challenges = imap_error_challenge(site.ports["imap"], "OAUTHBEARER", case[1].replace("TOKEN", token))
+    assert verdict == "refused"
+    assert len(challenges) <= 1
+    if mta.dovecot_24() or case[0] not in LENIENT_23:
+        assert short_hash(token) not in site.log()
 
 
 @pytest.mark.parametrize("size", [12000, 40000])
