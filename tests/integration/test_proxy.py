@@ -47,6 +47,30 @@ def hashed_password(password):
     return r.stdout.strip()
 
 
+# Test only: the TLS version and cipher of each login (2.3 %k).
+LOGIN_LOG_FORMAT_23 = "login_log_format_elements = user=<%u> method=%m rip=%r lip=%l mpid=%e %c %k session=<%{session}>"
+LOGIN_LOG_FORMAT_24 = ("login_log_format_elements = user=<%{user}> method=%{mechanism} rip=%{remote_ip} "
+                       "lip=%{local_ip} mpid=%{mail_pid} %{secured} %{ssl_security} session=<%{session}>")
+
+
+def proxy_target(host, imap, pop3, tls):
+    """The shipped snippet's upstream lines, pointed at the stand-in."""
+    if mta.dovecot_24():
+        return ("exoauth_proxy_host = outlook.office365.com\n  exoauth_imap_port = 993\n"
+                "  exoauth_pop3_port = 995\n  exoauth_proxy_ssl = yes",
+                "exoauth_proxy_host = %s\n  exoauth_imap_port = %d\n  exoauth_pop3_port = %d\n"
+                "  exoauth_proxy_ssl = %s" % (host, imap, pop3, tls))
+    return ("proxy_host=outlook.office365.com imap_port=993 pop3_port=995 proxy_ssl=yes",
+            "proxy_host=%s imap_port=%d pop3_port=%d proxy_ssl=%s" % (host, imap, pop3, tls))
+
+
+def trusted_ca(path):
+    """The shipped snippet's trust for Exchange's certificate, as path."""
+    if mta.dovecot_24():
+        return ("ssl_client_ca_file = /etc/ssl/certs/ca-certificates.crt", "ssl_client_ca_file = " + path)
+    return ("ssl_ca = </etc/ssl/certs/ca-certificates.crt", "ssl_ca = <" + path)
+
+
 class ProxySite:
     """exoauthd with one app-only certificate account and a mailbox_map, and
     the site's Dovecot with the shipped 96 snippet proxying to upstream."""
@@ -71,14 +95,15 @@ class ProxySite:
             f.write("".join("%s:%s\n" % (u, hashed_password(p)) for u, p in PASSWORDS.items()))
         os.chmod(users, 0o644)
         self.ports = {"imap": mta.free_port(), "pop3": mta.free_port(), "imaps": mta.free_port()}
+        if starttls:
+            host, imap, pop3, tls = "127.0.0.1", upstream.imap_plain_port, upstream.pop3_plain_port, "starttls"
+        else:
+            host, imap, pop3, tls = "127.0.0.1", upstream.imap_port, upstream.pop3_port, "yes"
         snippet = mta.snippet("dovecot/96-exoauth-proxy.conf", [
             ("/run/exoauth/exoauthd.sock", self.daemon.socket),
             ("/etc/dovecot/users", users),
-            ("proxy_host=outlook.office365.com imap_port=993 pop3_port=995 proxy_ssl=yes",
-             "proxy_host=127.0.0.1 imap_port=%d pop3_port=%d proxy_ssl=starttls"
-             % (upstream.imap_plain_port, upstream.pop3_plain_port) if starttls else
-             "proxy_host=127.0.0.1 imap_port=%d pop3_port=%d proxy_ssl=yes" % (upstream.imap_port, upstream.pop3_port)),
-            ("ssl_ca = </etc/ssl/certs/ca-certificates.crt", "ssl_ca = <" + (ca_file or idp.ca_file)),
+            proxy_target(host, imap, pop3, tls),
+            trusted_ca(ca_file or idp.ca_file),
             # The documented block for old devices, for the loopback
             # network every test client comes from.
             ("#remote 192.168.10.0/24 {\n#  ssl_min_protocol = TLSv1\n#  ssl_cipher_list = DEFAULT:@SECLEVEL=0\n#}",
@@ -88,8 +113,7 @@ class ProxySite:
         self.dovecot = mta.Dovecot(self.root, name + "-dovecot", "\n".join([
             "protocols = imap pop3",
             "auth_verbose = yes",
-            # Test only: the TLS version and cipher of each login (%k).
-            "login_log_format_elements = user=<%u> method=%m rip=%r lip=%l mpid=%e %c %k session=<%{session}>",
+            LOGIN_LOG_FORMAT_24 if mta.dovecot_24() else LOGIN_LOG_FORMAT_23,
             snippet,
             "userdb {\n  driver = static\n  args = uid=nobody gid=nogroup home=%s/home/%%u\n}" % self.root,
             "service anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}",
