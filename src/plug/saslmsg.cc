@@ -4,6 +4,7 @@
 #include "saslmsg.hh"
 
 #include "json.hh"
+#include "secret.hh"
 
 #include <cctype>
 #include <vector>
@@ -86,6 +87,21 @@ bool starts_with_nocase(const std::string &s, const char *prefix)
     return true;
 }
 
+// The parsers' copies of a client's values (its token among them), wiped
+// when parsing ends, whichever way: a server parses real tokens.
+struct Scrub {
+    std::vector<std::pair<std::string, std::string>> &kv;
+    std::string &auth;
+    ClientMessage &m;
+    ~Scrub()
+    {
+        for (auto &p : kv)
+            wipe(p.second);
+        wipe(auth);
+        wipe(m.token);
+    }
+};
+
 // "Bearer <token>" (scheme without case) -> token; no spaces in the token.
 bool bearer_token(const std::string &auth, std::string &token, std::string &error)
 {
@@ -166,10 +182,11 @@ bool parse_xoauth2(std::string_view msg, ClientMessage &out, std::string &error)
         return false;
     }
     std::vector<std::pair<std::string, std::string>> kv;
-    if (!split_kvpairs(msg, kv, error))
-        return false;
     ClientMessage m;
     std::string auth;
+    Scrub scrub{kv, auth, m};
+    if (!split_kvpairs(msg, kv, error))
+        return false;
     for (auto &p : kv) {
         if (p.first == "user")
             m.user = p.second;
@@ -182,7 +199,7 @@ bool parse_xoauth2(std::string_view msg, ClientMessage &out, std::string &error)
     }
     if (!bearer_token(auth, m.token, error))
         return false;
-    out = m;
+    out = m;  // a copy: scrub wipes m's
     return true;
 }
 
@@ -203,7 +220,10 @@ bool parse_oauthbearer(std::string_view msg, ClientMessage &out, std::string &er
         error = "bad GS2 header";
         return false;
     }
+    std::vector<std::pair<std::string, std::string>> kv;
     ClientMessage m;
+    std::string auth;
+    Scrub scrub{kv, auth, m};
     std::string_view authz = msg.substr(0, comma);
     if (!authz.empty() && (authz.substr(0, 2) != "a=" || !saslname_unescape(authz.substr(2), m.user))) {
         error = "bad authzid";
@@ -215,10 +235,8 @@ bool parse_oauthbearer(std::string_view msg, ClientMessage &out, std::string &er
         return false;
     }
     msg.remove_prefix(1);
-    std::vector<std::pair<std::string, std::string>> kv;
     if (!split_kvpairs(msg, kv, error))
         return false;
-    std::string auth;
     for (auto &p : kv) {
         if (p.first == "host")
             m.host = p.second;
@@ -229,7 +247,7 @@ bool parse_oauthbearer(std::string_view msg, ClientMessage &out, std::string &er
     }
     if (!bearer_token(auth, m.token, error))
         return false;
-    out = m;
+    out = m;  // a copy: scrub wipes m's
     return true;
 }
 

@@ -2,7 +2,7 @@
 // server's RFC 7628 error challenge (what the Postfix plugin reads from the
 // server) and the XOAUTH2 / OAUTHBEARER client messages. The first byte
 // picks the parser; an accepted client message must survive a round trip.
-// fuzz-sources: src/plug/saslmsg.cc src/plug/json.cc
+// fuzz-sources: src/plug/saslmsg.cc src/plug/json.cc src/plug/secret.cc src/plug/crypto.cc src/plug/base64.cc
 #include "saslmsg.hh"
 
 #include <cstdint>
