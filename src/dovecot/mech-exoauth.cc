@@ -34,12 +34,16 @@ bool is_oauthbearer(const struct auth_request *request)
 
 // The failure's JSON (fixed text, no client data): XOAUTH2 uses an HTTP-like
 // status and names the scheme; OAUTHBEARER uses RFC 7628's error codes.
-void fail_with_status(struct auth_request *request, const char *code, const char *http_status)
+// Called from Dovecot's callbacks too, so it allocates nothing.
+void fail_with_status(struct auth_request *request, bool invalid_request)
 {
-    std::string json = is_oauthbearer(request)
-                           ? std::string("{\"status\":\"") + code + "\",\"scope\":\"mail\"}"
-                           : std::string("{\"status\":\"") + http_status + "\",\"schemes\":\"bearer\",\"scope\":\"mail\"}";
-    auth_request_fail_with_reply(request, json.data(), json.size());
+    static const char kBearerToken[] = "{\"status\":\"invalid_token\",\"scope\":\"mail\"}";
+    static const char kBearerRequest[] = "{\"status\":\"invalid_request\",\"scope\":\"mail\"}";
+    static const char kXoauth2Token[] = "{\"status\":\"401\",\"schemes\":\"bearer\",\"scope\":\"mail\"}";
+    static const char kXoauth2Request[] = "{\"status\":\"400\",\"schemes\":\"bearer\",\"scope\":\"mail\"}";
+    const char *json = is_oauthbearer(request) ? (invalid_request ? kBearerRequest : kBearerToken)
+                                               : (invalid_request ? kXoauth2Request : kXoauth2Token);
+    auth_request_fail_with_reply(request, json, strlen(json));
 }
 
 // The passdb chain's answer: login, temporary failure, or invalid_token.
@@ -53,7 +57,7 @@ void verified(enum passdb_result result, struct auth_request *request)
         auth_request_internal_failure(request);
         break;
     default:
-        fail_with_status(request, "invalid_token", "401");
+        fail_with_status(request, false);
         break;
     }
 }
@@ -74,7 +78,7 @@ void parse_and_verify(struct auth_request *request, const unsigned char *data, s
     if (!ok) {
         e_info(request->mech_event, "exoauth: %s", error.c_str());
         exo::wipe(m.token);
-        fail_with_status(request, "invalid_request", "400");
+        fail_with_status(request, true);
         return;
     }
     auth_request_verify_plain(request, m.token.c_str(), verified);
