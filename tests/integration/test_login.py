@@ -559,7 +559,8 @@ def test_exoauthd_down_is_a_temporary_failure(site, idp):
 
 # -- second opinion: Dovecot's built-in oauth2 passdb -------------------------
 
-# Where Dovecot 2.3.19's local validation and exoauthd disagree, and why.
+# Where Dovecot's local validation (2.3.19's passdb, 2.4.1's mechanisms,
+# both as BuiltinOAuth2 configures them) and exoauthd disagree, and why.
 # Every other case must get the same verdict from both.
 DIFFERENCES = {
     # Local mode checks signature, alg, kid and times, but no audience
