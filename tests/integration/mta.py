@@ -440,11 +440,21 @@ class Dovecot:
             os.makedirs(os.path.join(self.modules, "settings"), exist_ok=True)
             shutil.copy(DOVECOT_SETTINGS_PLUGIN, os.path.join(self.modules, "settings"))
 
+    def _argv(self, argv):
+        """argv, run where this instance's module directory is Dovecot's."""
+        if not self.modules:
+            return argv
+        return ["unshare", "-m", "sh", "-c", "mount --bind %s %s && exec %s"
+                % (self.modules, DOVECOT_MODULEDIR, " ".join(argv))]
+
+    def doveconf(self, *args):
+        """doveconf on this instance's config, seeing the same modules (2.4's
+        config process needs the exoauth settings module to read it)."""
+        return subprocess.run(self._argv(["doveconf", "-c", self.conf] + list(args)), capture_output=True,
+                              text=True, timeout=30)
+
     def start(self):
-        argv = ["dovecot", "-F", "-c", self.conf]
-        if self.modules:
-            argv = ["unshare", "-m", "sh", "-c", "mount --bind %s %s && exec %s"
-                    % (self.modules, DOVECOT_MODULEDIR, " ".join(argv))]
+        argv = self._argv(["dovecot", "-F", "-c", self.conf])
         self.out = open(os.path.join(self.dir, "dovecot.out"), "ab")
         self.proc = subprocess.Popen(argv, stdout=self.out, stderr=self.out, stdin=subprocess.DEVNULL)
         for p in self.ports:
