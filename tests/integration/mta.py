@@ -100,19 +100,47 @@ def imap_verdict(port, login):
             pass
 
 
-def oauth2_local_conf(path, keys, audience):
-    """Dovecot's oauth2 passdb in local mode as the Exchange stand-ins use
-    it: keys from the fake IdP; Dovecot 2.3 local mode does not check aud
-    itself, so active_attribute makes it compare the claim; app-only tokens
-    carry no user claim, so the user name is the mailbox the client chose
-    (like Exchange's SendAsApp / AccessAsApp) and a constant format makes
-    Dovecot's username comparison always equal."""
+def oauth2_local(root, keys, audience):
+    """Dovecot's own XOAUTH2/OAUTHBEARER token check in local mode as the
+    Exchange stand-ins use it: RS256 against the fake IdP's keys (under
+    keys/default/RS256/<kid>), exp/nbf, and aud = audience. App-only
+    tokens carry no user claim, so the user name is the mailbox the client
+    chose (like Exchange's SendAsApp / AccessAsApp): the comparison of the
+    login name with the token's sub is made always equal.
+    2.3: an oauth2 passdb with an args file in root (local mode checks no
+    aud: active_attribute compares it; a constant username_format makes
+    both sides of the name comparison equal).
+    2.4: the mechanisms check the token themselves with the global oauth2
+    settings, no passdb; aud must contain client_id (which needs a
+    client_secret beside it, unused locally); the login name is compared
+    with username_validation_format expanded from the token, so
+    %{event:user}, the login name itself, matches."""
+    if dovecot_24():
+        return ("oauth2 {\n  introspection_mode = local\n  username_attribute = sub\n"
+                "  username_validation_format = %%{event:user}\n  client_id = %s\n"
+                "  client_secret = unused-in-local-mode\n}\n"
+                "oauth2_local_validation {\n  dict fs {\n    fs posix {\n      prefix = %s/\n    }\n  }\n}"
+                % (audience, keys))
+    path = os.path.join(root, "oauth2.conf.ext")
     with open(path, "w") as f:
         f.write("introspection_mode = local\n"
                 "local_validation_key_dict = fs:posix:prefix=%s/\n"
                 "active_attribute = aud\nactive_value = %s\n"
                 "username_attribute = sub\nusername_format = exchange\n" % (keys, audience))
-    return path
+    return "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s\n}" % path
+
+
+def passwd_file_passdb(path, mechanisms):
+    """A passwd-file passdb for mechanisms (2.4 names it and its file)."""
+    if dovecot_24():
+        return "passdb passwd-file {\n  mechanisms_filter = %s\n  passwd_file_path = %s\n}" % (mechanisms, path)
+    return "passdb {\n  driver = passwd-file\n  mechanisms = %s\n  args = %s\n}" % (mechanisms, path)
+
+
+def logged_in(service):
+    """A regex of the line a login process logs for a successful login
+    ('Login:' on 2.3, 'Logged in:' on 2.4)."""
+    return r"%s-login: (?:Info: )?(?:Login|Logged in): " % service
 
 
 def publish_keys(idp, keys):
@@ -473,6 +501,9 @@ class ExchangeStandIn:
     active_attribute). Accepted mail is delivered by virtual(8) into a
     Maildir, so a test reads exactly what arrived.
 
+    On Dovecot 2.4 the XOAUTH2/OAUTHBEARER mechanisms check the token
+    themselves with the global oauth2 settings (see oauth2_local).
+
     Why not the npm smtp-server package: it has no OAUTHBEARER, and a
     verifier written here would be ours; Dovecot's oauth2 passdb is an
     independent implementation of the checks."""
@@ -492,7 +523,6 @@ class ExchangeStandIn:
         os.chown(self.maildir, nobody.pw_uid, nobody.pw_gid)
         os.makedirs(self.keys, exist_ok=True)
         self.auth_socket = os.path.join(self.root, "auth-postfix")
-        oauth2 = oauth2_local_conf(os.path.join(self.root, "oauth2.conf.ext"), self.keys, self.AUDIENCE)
         # plain_users (user -> password): also offer AUTH PLAIN, checked
         # by a passwd-file passdb, as a baseline for the benchmarks.
         plain = []
@@ -501,12 +531,12 @@ class ExchangeStandIn:
             with open(users, "w") as f:
                 f.write("".join("%s:{PLAIN}%s\n" % (u, p) for u, p in plain_users.items()))
             os.chmod(users, 0o644)
-            plain = ["passdb {\n  driver = passwd-file\n  mechanisms = plain\n  args = %s\n}" % users]
+            plain = [passwd_file_passdb(users, "plain")]
         self.dovecot = Dovecot(root, name + "-auth", "\n".join([
             "protocols =",
             "auth_mechanisms = " + mech + (" plain" if plain_users else ""),
             "auth_verbose = yes",
-            "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s\n}" % oauth2,
+            oauth2_local(self.root, self.keys, self.AUDIENCE),
         ] + plain + [
             "userdb {\n  driver = static\n  args = uid=nobody gid=nogroup\n}",
             "service auth {\n  unix_listener %s {\n    mode = 0666\n  }\n}" % self.auth_socket,
@@ -586,6 +616,12 @@ class ExchangeStandIn:
         return self.messages()
 
 
+# Login lines with user, mechanism, addresses, mail pid, TLS and its protocol and cipher.
+LOGIN_LOG_23 = "login_log_format_elements = user=<%u> method=%m rip=%r lip=%l mpid=%e %c %k session=<%{session}>"
+LOGIN_LOG_24 = ("login_log_format_elements = user=<%{user}> method=%{mechanism} rip=%{remote_ip} "
+                "lip=%{local_ip} mpid=%{mail_pid} %{secured} %{ssl_security} session=<%{session}>")
+
+
 class ImapStandIn:
     """An upstream IMAP/POP3 server standing in for Exchange Online
     (outlook.office365.com:993/995), built from software the project did
@@ -636,16 +672,15 @@ class ImapStandIn:
         self.pop3_plain_port = free_port() if starttls else 0
         self.host = "127.0.0.1"
         self.ca_file = idp.ca_file
-        oauth2 = oauth2_local_conf(os.path.join(self.root, "oauth2.conf.ext"), self.keys, self.AUDIENCE)
         self.dovecot = Dovecot(root, name + "-dovecot", "\n".join([
             "protocols = imap pop3",
             "auth_mechanisms = xoauth2",
-            "disable_plaintext_auth = yes",
+            "auth_allow_cleartext = no" if dovecot_24() else "disable_plaintext_auth = yes",
             "ssl = required",
             "ssl_min_protocol = TLSv1.2",
             "auth_verbose = yes",
-            "login_log_format_elements = user=<%u> method=%m rip=%r lip=%l mpid=%e %c %k session=<%{session}>",
-            "passdb {\n  driver = oauth2\n  mechanisms = xoauth2\n  args = %s\n}" % oauth2,
+            LOGIN_LOG_24 if dovecot_24() else LOGIN_LOG_23,
+            oauth2_local(self.root, self.keys, self.AUDIENCE),
             "userdb {\n  driver = static\n  args = uid=nobody gid=nogroup home=%s/%%u\n}" % self.home,
             "mail_location = maildir:~/Maildir",
             # No auth penalty: tests fail logins on purpose from 127.0.0.1.
@@ -689,7 +724,7 @@ class ImapStandIn:
 
     def logins(self, service="imap"):
         """The successful upstream logins so far, as log lines."""
-        return re.findall(r"%s-login: Info: Login: [^\n]*" % service, self.log_text())
+        return re.findall(logged_in(service) + r"[^\n]*", self.log_text())
 
     def maildir(self, mailbox):
         return os.path.join(self.home, mailbox, "Maildir")
