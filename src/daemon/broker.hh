@@ -52,6 +52,21 @@ struct AccountSecrets {
 
 struct AccountState;
 
+// What the alerts need to know of one account (alerts.cc): never a token.
+struct AlertFacts {
+    std::string account;
+    bool delegated = false;
+    bool signed_in = true;          // delegated: a refresh token is stored
+    bool permanent = false;         // the last request failed with a permanent IdP error
+    double failing_since = 0;       // temporary failures since then (unix s), 0: none
+    std::string error;              // the last failure's log line (code and hint)
+    std::string error_code;         // its OAuth error, e.g. invalid_grant
+    long aadsts = 0;                // its AADSTS code, 0: none
+    const char *credential = "none";
+    int64_t credential_expires = 0; // 0: not known
+    bool fresh_rejected = false;    // upstream rejected a fresh token; no later one has lasted yet
+};
+
 class Broker {
 public:
     Broker(Workers &workers, BackoffPolicy policy = {});
@@ -75,6 +90,8 @@ public:
     std::vector<proto::Fields> status() const;
     // Per account figures for METRICS.
     std::vector<AccountFigures> figures() const;
+    // Per account facts for the alerts.
+    std::vector<AlertFacts> alert_facts() const;
     // Prefetch every account's token (at start and after reload).
     void warm();
     uint64_t idp_requests() const { return idp_requests_; }
@@ -96,6 +113,7 @@ private:
     TokenReply reply_from_cache(const AccountState &st) const;
     TokenReply reply_from_failure(const AccountState &st) const;
     void note_failure(AccountState &st, const TokenResult &r);
+    static void clear_failures(AccountState &st);
     void login_poll(std::shared_ptr<LoginState> ls);
     void login_finish(std::shared_ptr<LoginState> ls, TokenResult r);
 

@@ -1,0 +1,95 @@
+// alerts.hh: exoauthd's alerts without a monitoring system ([alerts] in
+// exoauthd.conf(5)). Each event a human must act on is logged with a stable
+// message id and handed to the administrator's command: no shell, a
+// minimal environment, the event kind and account as arguments, a JSON
+// event on stdin, killed with its process group after a timeout. Events
+// are sent once per state change, then again after the reminder interval.
+// Event-loop thread only; never blocks it (one child at a time, a bounded
+// queue, the child reaped with waitpid(WNOHANG) from tick()).
+#pragma once
+
+#include "broker.hh"
+#include "config.hh"
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace exo {
+
+// One event as the command gets it (and as it is logged).
+struct AlertEvent {
+    std::string kind;        // account_failed, login_required, ... or resolved
+    std::string resolves;    // for resolved: the kind that cleared
+    std::string severity;    // critical, warning, info
+    std::string account;
+    std::string message_id;  // 32 hex digits, stable per kind
+    std::string text;
+    std::string hint;
+    int64_t first_seen = 0;  // unix s: when the state began
+    int64_t time = 0;        // unix s: now
+    bool reminder = false;   // a repeat of a state already sent
+};
+
+// An active condition: a kind of event for one account, right now.
+struct AlertCondition {
+    std::string kind;
+    std::string account;
+    std::string text;
+    std::string hint;
+};
+
+// The conditions facts show under settings at time now (unix s).
+std::vector<AlertCondition> alert_conditions(const std::vector<AlertFacts> &facts, const AlertsConfig &cfg,
+                                             int64_t now);
+// The event of a condition, or the resolved event of a cleared one, as the
+// JSON the command reads on stdin (never a token or a secret).
+std::string alert_json(const AlertEvent &e);
+// The message id of a kind ("resolved" included); "" for an unknown kind.
+const char *alert_message_id(const std::string &kind);
+
+class Alerter {
+public:
+    explicit Alerter(const Broker &broker) : broker_(broker) {}
+    ~Alerter();
+    // Settings from cfg (at start and on reload); no [alerts]: forget all.
+    void configure(const Config &cfg);
+    // Compare the broker's state with what was sent, send what changed or
+    // is due again, and look after the running command.
+    void tick();
+
+private:
+    struct Sent {
+        int64_t first_seen = 0;
+        int64_t last_sent = 0;
+        AlertCondition cond;
+    };
+    void emit(const AlertCondition &c, const Sent &s, int64_t now, bool resolved, bool reminder);
+    void log_event(const AlertEvent &e) const;
+    void enqueue(AlertEvent e);
+    void start_next();
+    void feed_child(int fd, const std::string &json);
+    void watch_child();
+    void drain_output(bool final);
+    void end_child();
+
+    const Broker &broker_;
+    AlertsConfig cfg_;
+    bool to_journal_ = false;  // stderr is systemd's journal: log through sd-journal
+    std::map<std::pair<std::string, std::string>, Sent> sent_;  // (kind, account)
+    std::deque<AlertEvent> queue_;
+    uint64_t dropped_ = 0;
+    pid_t child_ = -1;
+    int out_fd_ = -1;        // the child's stdout and stderr
+    double deadline_ = 0;    // monotonic: SIGKILL after this
+    bool killed_ = false;
+    std::string child_kind_;
+    std::string out_buf_;
+    size_t out_logged_ = 0;  // bytes of output logged for this child
+};
+
+} // namespace exo

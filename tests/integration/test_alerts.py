@@ -1,0 +1,214 @@
+# test_alerts.py: exoauthd's [alerts] (issue 14, deliverable 2) with the
+# fake Entra ID: each event fires exactly once for its state and again only
+# after the reminder interval, a cleared state fires "resolved" once, an
+# expiring certificate fires at start, an unreachable IdP fires after the
+# threshold, a fresh token refused upstream fires, a hanging command is
+# killed after its timeout while exoauthd keeps answering, and no event
+# ever holds a token. The alert command is a small script that writes its
+# arguments, stdin and environment to a file per call.
+import json
+import os
+import tempfile
+import time
+
+import pytest
+
+from conftest import TENANT, Daemon, cert_account, delegated_account
+
+import fake_idp
+from mta import wait_until as wait_for
+
+CID = "77777777-2222-3333-4444-0000000000%02d"
+
+RECORDER = """#!/usr/bin/python3
+# Test alert command: one JSON file per call with argv, stdin and environ.
+import json, os, sys, time
+out = %r
+data = {"argv": sys.argv[1:], "stdin": sys.stdin.read(), "env": dict(os.environ)}
+tmp = os.path.join(out, ".tmp.%%d" %% os.getpid())
+with open(tmp, "w") as f:
+    json.dump(data, f)
+os.rename(tmp, os.path.join(out, "%%020d-%%d.json" %% (time.time_ns(), os.getpid())))
+"""
+
+HANGER = """#!/usr/bin/python3
+# Test alert command that never ends: says it started (with its pid), then sleeps.
+import os, sys
+out = %r
+with open(os.path.join(out, ".tmp"), "w") as f:
+    f.write("%%d %%s\\n" %% (os.getpid(), " ".join(sys.argv[1:])))
+os.rename(os.path.join(out, ".tmp"), os.path.join(out, "started-%%d" %% os.getpid()))
+os.execv("/bin/sleep", ["sleep", "3600"])
+"""
+
+
+class Recorder:
+    """The alert command's output directory and script."""
+
+    def __init__(self, tmp_root, template=RECORDER):
+        self.dir = tempfile.mkdtemp(prefix="alerts-", dir=tmp_root)
+        self.script = os.path.join(self.dir, "alert")
+        self.out = os.path.join(self.dir, "out")
+        os.mkdir(self.out)
+        with open(self.script, "w") as f:
+            f.write(template % self.out)
+        os.chmod(self.script, 0o755)
+
+    def events(self, kind=None):
+        """Every call so far, oldest first: dicts with argv, env, event."""
+        calls = []
+        for name in sorted(n for n in os.listdir(self.out) if n.endswith(".json")):
+            with open(os.path.join(self.out, name)) as f:
+                c = json.load(f)
+            c["event"] = json.loads(c["stdin"])
+            calls.append(c)
+        return [c for c in calls if kind is None or c["event"]["kind"] == kind]
+
+    def raw(self):
+        """Everything every call was given, as one string."""
+        text = ""
+        for name in os.listdir(self.out):
+            with open(os.path.join(self.out, name)) as f:
+                text += f.read()
+        return text
+
+
+def alerts_section(script, **keys):
+    """An [alerts] section running script."""
+    return "[alerts]\ncommand = %s\n%s\n" % (script, "".join("%s = %s\n" % kv for kv in keys.items()))
+
+
+def start(tmp_root, idp, daemons, accounts):
+    """Start a daemon for accounts (and [alerts])."""
+    d = Daemon(tmp_root, idp, accounts).start()
+    daemons.append(d)
+    return d
+
+
+def cert_app(tmp_root, idp, n, days=365):
+    """Register app n with a certificate valid for days: its [account app]."""
+    d = tempfile.mkdtemp(prefix="certs-", dir=tmp_root)
+    key = fake_idp.new_key()
+    from cryptography.hazmat.primitives import serialization
+    pem = fake_idp.make_cert("exoauth alerts app", key, days=days).public_bytes(serialization.Encoding.PEM)
+    cert, keyfile = os.path.join(d, "app.crt"), os.path.join(d, "app.key")
+    fake_idp.write(cert, pem)
+    fake_idp.write(keyfile, fake_idp.pem_key(key), 0o600)
+    idp.register(tenant=TENANT, client_id=CID % n, certificate_pem=pem.decode(),
+                 roles=["SMTP.SendAsApp"])
+    return cert_account("app", CID % n, cert, keyfile)
+
+
+def assert_stays(pred, seconds, what):
+    """pred stays true while the daemon's clock moves on by seconds (each
+    poll is a check, not a synchronisation)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        assert pred(), what
+        time.sleep(0.05)
+
+
+def test_failed_fires_once_then_after_reminder_then_resolved(tmp_root, fresh_idp, daemons):
+    fresh_idp.fault(endpoint="token", mode="entra_error", aadsts=7000222, error="invalid_client", count=-1)
+    rec = Recorder(tmp_root)
+    d = start(tmp_root, fresh_idp, daemons, cert_app(tmp_root, fresh_idp, 1) + alerts_section(rec.script, reminder=3))
+    first = wait_for(lambda: rec.events("account_failed"), 15, "the account_failed alert")[0]
+    e = first["event"]
+    assert first["argv"] == ["account_failed", "app"], first["argv"]
+    assert e["severity"] == "critical" and e["account"] == "app" and not e["reminder"], e
+    assert e["message_id"] == "64231a1da9d94eb7bd19a54355ab2678", e
+    assert "AADSTS7000222" in e["text"] and "expired" in e["hint"], e
+    assert e["first_seen"] <= e["time"], e
+    assert set(first["env"]) <= {"PATH", "LC_ALL", "PWD"}, first["env"]  # nothing of exoauthd's
+    log = d.read_log()
+    assert "alert account_failed:" in log and "MESSAGE_ID=64231a1da9d94eb7bd19a54355ab2678" in log, log
+    # Exactly once until the reminder is due, then once more.
+    second = wait_for(lambda: rec.events("account_failed")[1:], 15, "the reminder")[0]["event"]
+    assert second["reminder"] and second["first_seen"] == e["first_seen"], second
+    assert second["time"] - e["time"] >= 3, (e, second)
+    assert len(rec.events("account_failed")) == 2
+    # Recovery: the next attempt gets a token; resolved fires once.
+    fresh_idp.fault(endpoint="token", mode="none")
+    s, f = wait_for(lambda: (lambda r: r if r[0] == "OK" else None)(d.token()), 30, "a token")
+    res = wait_for(lambda: rec.events("resolved"), 10, "the resolved alert")[0]
+    assert res["argv"] == ["resolved", "app"] and res["event"]["resolves"] == "account_failed", res
+    assert res["event"]["message_id"] == "07cb73472b3942f7be065833cae03987"
+    assert_stays(lambda: len(rec.events("resolved")) == 1 and len(rec.events("account_failed")) == 2, 3.5,
+                 "one resolved, no more reminders")
+    # The token (and its hash) never reaches the command.
+    s, f = d.token()
+    assert s == "OK"
+    assert f["token"] not in rec.raw() and f["hash"] not in rec.raw()
+
+
+def test_expiring_certificate_fires_at_start(tmp_root, fresh_idp, daemons):
+    rec = Recorder(tmp_root)
+    start(tmp_root, fresh_idp, daemons, cert_app(tmp_root, fresh_idp, 2, days=10) + alerts_section(rec.script))
+    c = wait_for(lambda: rec.events("credential_expiring"), 10, "the expiry alert")[0]
+    assert c["argv"] == ["credential_expiring", "app"]
+    assert c["event"]["severity"] == "warning" and "certificate expires on" in c["event"]["text"], c["event"]
+    assert "(in 9 days)" in c["event"]["text"] or "(in 10 days)" in c["event"]["text"], c["event"]
+    assert_stays(lambda: len(rec.events()) == 1, 1.0, "one alert only (default reminder: a day)")
+
+
+def test_idp_unreachable_fires_once_after_the_threshold(tmp_root, fresh_idp, daemons):
+    fresh_idp.fault(endpoint="token", mode="status", status=503, count=-1)
+    rec = Recorder(tmp_root)
+    d = start(tmp_root, fresh_idp, daemons,
+              cert_app(tmp_root, fresh_idp, 3) + alerts_section(rec.script, idp_unreachable_after=2))
+    began = time.time()
+    c = wait_for(lambda: rec.events("idp_unreachable"), 20, "the unreachable alert")[0]
+    e = c["event"]
+    assert e["time"] >= int(began) + 2 - 1 and "503" in e["text"], e
+    assert e["message_id"] == "36aabe4d12924204a13abaae5d9b0862"
+    assert_stays(lambda: len(rec.events("idp_unreachable")) == 1, 2.0, "one unreachable alert")
+    fresh_idp.fault(endpoint="token", mode="none")
+    wait_for(lambda: d.token()[0] == "OK", 30, "a token after the outage")
+    wait_for(lambda: rec.events("resolved"), 10, "resolved")
+    assert [c["event"]["resolves"] for c in rec.events("resolved")] == ["idp_unreachable"]
+
+
+def test_fresh_token_refused_upstream_fires(tmp_root, fresh_idp, daemons):
+    rec = Recorder(tmp_root)
+    d = start(tmp_root, fresh_idp, daemons, cert_app(tmp_root, fresh_idp, 4) + alerts_section(rec.script))
+    c = d.connect()
+    s, f = c.request("1", "TOKEN", account="app")
+    assert s == "OK"
+    s, g = c.request("2", "INVALIDATE", account="app", hash=f["hash"])
+    assert s == "OK" and g["dropped"] == "yes"
+    ev = wait_for(lambda: rec.events("token_rejected"), 10, "the token_rejected alert")[0]["event"]
+    assert ev["message_id"] == "f3fee72905294bafa3f9c061b08cfa0f" and "fresh token" in ev["text"], ev
+    assert f["token"] not in rec.raw() and f["hash"] not in rec.raw()
+
+
+def test_hanging_command_is_killed_and_exoauthd_keeps_answering(tmp_root, fresh_idp, daemons):
+    rec = Recorder(tmp_root, HANGER)
+    accounts = (cert_app(tmp_root, fresh_idp, 5) + delegated_account("first", CID % 6) +
+                delegated_account("second", CID % 7) + alerts_section(rec.script, timeout=2))
+    d = start(tmp_root, fresh_idp, daemons, accounts)
+    started = lambda: sorted(n for n in os.listdir(rec.out) if n.startswith("started-"))
+    name = wait_for(started, 10, "the alert command to start")[0]
+    pid = int(name.split("-")[1])
+    with open(os.path.join(rec.out, name)) as f:
+        assert f.read().split()[1:] == ["login_required", "first"]
+    # While it hangs, exoauthd answers.
+    c = d.connect()
+    assert c.request("1", "PING")[0] == "OK"
+    s, f = c.request("2", "TOKEN", account="app")
+    assert s == "OK", f
+    assert "killed after" not in d.read_log()  # answered during the hang
+    assert os.path.exists("/proc/%d" % pid)
+    wait_for(lambda: "alert command for login_required killed after 2 s" in d.read_log(), 10, "the kill")
+    wait_for(lambda: not os.path.exists("/proc/%d" % pid), 5, "the process to be gone")
+    # The queued second event runs next (and is killed in turn).
+    second = wait_for(lambda: started()[1:], 10, "the second alert command")[0]
+    with open(os.path.join(rec.out, second)) as f:
+        assert f.read().split()[1:] == ["login_required", "second"]
+    assert c.request("3", "PING")[0] == "OK"
+
+
+def test_no_alerts_section_runs_nothing(tmp_root, fresh_idp, daemons):
+    d = start(tmp_root, fresh_idp, daemons, delegated_account("lonely", CID % 8))
+    c = d.connect()
+    assert c.request("1", "PING")[0] == "OK"
+    assert "alert" not in d.read_log()
