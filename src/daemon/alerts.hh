@@ -8,7 +8,7 @@
 // queue, the child reaped with waitpid(WNOHANG) from tick()).
 #pragma once
 
-#include "broker.hh"
+#include "alertrules.hh"
 #include "config.hh"
 
 #include <sys/types.h>
@@ -21,36 +21,7 @@
 
 namespace exo {
 
-// One event as the command gets it (and as it is logged).
-struct AlertEvent {
-    std::string kind;        // account_failed, login_required, ... or resolved
-    std::string resolves;    // for resolved: the kind that cleared
-    std::string severity;    // critical, warning, info
-    std::string account;
-    std::string message_id;  // 32 hex digits, stable per kind
-    std::string text;
-    std::string hint;
-    int64_t first_seen = 0;  // unix s: when the state began
-    int64_t time = 0;        // unix s: now
-    bool reminder = false;   // a repeat of a state already sent
-};
-
-// An active condition: a kind of event for one account, right now.
-struct AlertCondition {
-    std::string kind;
-    std::string account;
-    std::string text;
-    std::string hint;
-};
-
-// The conditions facts show under settings at time now (unix s).
-std::vector<AlertCondition> alert_conditions(const std::vector<AlertFacts> &facts, const AlertsConfig &cfg,
-                                             int64_t now);
-// The event of a condition, or the resolved event of a cleared one, as the
-// JSON the command reads on stdin (never a token or a secret).
-std::string alert_json(const AlertEvent &e);
-// The message id of a kind ("resolved" included); "" for an unknown kind.
-const char *alert_message_id(const std::string &kind);
+class Broker;
 
 class Alerter {
 public:

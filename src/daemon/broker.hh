@@ -6,6 +6,7 @@
 // on the event-loop thread; HTTPS happens on the Workers.
 #pragma once
 
+#include "alertrules.hh"
 #include "backoff.hh"
 #include "config.hh"
 #include "crypto.hh"
@@ -51,21 +52,6 @@ struct AccountSecrets {
 };
 
 struct AccountState;
-
-// What the alerts need to know of one account (alerts.cc): never a token.
-struct AlertFacts {
-    std::string account;
-    bool delegated = false;
-    bool signed_in = true;          // delegated: a refresh token is stored
-    bool permanent = false;         // the last request failed with a permanent IdP error
-    double failing_since = 0;       // temporary failures since then (unix s), 0: none
-    std::string error;              // the last failure's log line (code and hint)
-    std::string error_code;         // its OAuth error, e.g. invalid_grant
-    long aadsts = 0;                // its AADSTS code, 0: none
-    const char *credential = "none";
-    int64_t credential_expires = 0; // 0: not known
-    bool fresh_rejected = false;    // upstream rejected a fresh token; no later one has lasted yet
-};
 
 class Broker {
 public:

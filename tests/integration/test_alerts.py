@@ -29,6 +29,7 @@ tmp = os.path.join(out, ".tmp.%%d" %% os.getpid())
 with open(tmp, "w") as f:
     json.dump(data, f)
 os.rename(tmp, os.path.join(out, "%%020d-%%d.json" %% (time.time_ns(), os.getpid())))
+print("recorded", sys.argv[1])
 """
 
 HANGER = """#!/usr/bin/python3
@@ -122,6 +123,7 @@ def test_failed_fires_once_then_after_reminder_then_resolved(tmp_root, fresh_idp
     assert set(first["env"]) <= {"PATH", "LC_ALL", "PWD"}, first["env"]  # nothing of exoauthd's
     log = d.read_log()
     assert "alert account_failed:" in log and "MESSAGE_ID=64231a1da9d94eb7bd19a54355ab2678" in log, log
+    wait_for(lambda: "alert command: recorded account_failed" in d.read_log(), 10, "its output in the log")
     # Exactly once until the reminder is due, then once more.
     second = wait_for(lambda: rec.events("account_failed")[1:], 15, "the reminder")[0]["event"]
     assert second["reminder"] and second["first_seen"] == e["first_seen"], second
