@@ -4,14 +4,18 @@
 # expiring certificate fires at start, an unreachable IdP fires after the
 # threshold, a fresh token refused upstream fires, a hanging command is
 # killed after its timeout while exoauthd keeps answering, and no event
-# ever holds a token. The alert command is a small script that writes its
+# ever holds a token; the shipped example commands (mail, webhook) deliver
+# an event to a local SMTP sink and HTTPS server. The alert command is a small script that writes its
 # arguments, stdin and environment to a file per call.
+import http.server
 import json
 import os
+import socketserver
+import ssl
+import subprocess
 import tempfile
+import threading
 import time
-
-import pytest
 
 from conftest import TENANT, Daemon, cert_account, delegated_account
 
@@ -214,3 +218,83 @@ def test_no_alerts_section_runs_nothing(tmp_root, fresh_idp, daemons):
     c = d.connect()
     assert c.request("1", "PING")[0] == "OK"
     assert "alert" not in d.read_log()
+
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "conf", "alerts")
+EVENT = json.dumps({"kind": "account_failed", "severity": "critical", "account": "relay",
+                    "message_id": "64231a1da9d94eb7bd19a54355ab2678", "text": "account relay failed: AADSTS7000222",
+                    "hint": "the client secret expired", "first_seen": 1, "time": 2, "reminder": False}) + "\n"
+
+
+class SmtpSink(socketserver.StreamRequestHandler):
+    """Just enough SMTP for curl's client: every message lands in server.mails."""
+
+    def handle(self):
+        say = lambda s: self.wfile.write(s.encode() + b"\r\n")
+        say("220 sink ESMTP")
+        mail = {"rcpt": [], "data": ""}
+        while True:
+            line = self.rfile.readline(4096).decode().rstrip("\r\n")
+            verb = line.split(" ")[0].upper()
+            if not line or verb == "QUIT":
+                return say("221 bye")
+            if verb == "DATA":
+                say("354 go on")
+                while (l := self.rfile.readline(65536).decode()) not in (".\r\n", ""):
+                    mail["data"] += l
+                self.server.mails.append(dict(mail))
+                say("250 queued")
+                continue
+            if verb == "RCPT":
+                mail["rcpt"].append(line)
+            say("250 ok")
+
+
+def test_example_mail_command_sends_the_event(tmp_root):
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), SmtpSink) as srv:
+        srv.mails = []
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            env = {"PATH": "/usr/bin:/bin", "EXOAUTH_ALERT_SMTP": "smtp://127.0.0.1:%d" % srv.server_address[1]}
+            r = subprocess.run([os.path.join(EXAMPLES, "alert-mail"), "ops@example.org", "account_failed", "relay"],
+                               input=EVENT, capture_output=True, text=True, env=env, timeout=30)
+        finally:
+            srv.shutdown()
+    assert r.returncode == 0, r.stderr
+    assert len(srv.mails) == 1 and "ops@example.org" in srv.mails[0]["rcpt"][0]
+    data = srv.mails[0]["data"]
+    assert "Subject: exoauth alert: account_failed relay on " in data and "AADSTS7000222" in data, data
+
+
+def test_example_webhook_command_posts_the_event(tmp_root):
+    d = tempfile.mkdtemp(prefix="hook-", dir=tmp_root)
+    fake_idp.make_tls_files(d)
+    got = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            got.append((self.path, self.headers["Content-Type"],
+                        self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(d, "server.pem"), os.path.join(d, "server.key"))
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url_file = os.path.join(d, "url")
+    with open(url_file, "w") as f:
+        f.write("https://127.0.0.1:%d/hooks/T0KEN\n" % srv.server_address[1])
+    try:
+        env = {"PATH": "/usr/bin:/bin", "CURL_CA_BUNDLE": os.path.join(d, "ca.pem")}
+        r = subprocess.run([os.path.join(EXAMPLES, "alert-webhook"), url_file, "account_failed", "relay"],
+                           input=EVENT, capture_output=True, text=True, env=env, timeout=30)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert r.returncode == 0, r.stderr
+    assert got == [("/hooks/T0KEN", "application/json", EVENT.encode())], got
