@@ -18,7 +18,9 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
+#include <cstdio>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <systemd/sd-journal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,13 +45,27 @@ const char *const kEnv[] = {"PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/
     sigprocmask(SIG_SETMASK, &none, nullptr);  // exoauthd blocks TERM, INT, HUP
     signal(SIGPIPE, SIG_DFL);                  // ignored in exoauthd; exec keeps SIG_IGN
     setpgid(0, 0);
-    if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
+    // Above 2 first: dup2 onto itself would keep close-on-exec (when
+    // exoauthd was started with a standard descriptor closed).
+    int in = fcntl(in_fd, F_DUPFD, 10), out = fcntl(out_fd, F_DUPFD, 10);
+    if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
         _exit(126);
     if (close_range(3, ~0U, 0) != 0)
         for (int fd = 3; fd < max_fd; fd++)
             close(fd);
     execve(argv[0], argv, const_cast<char *const *>(kEnv));
     _exit(127);
+}
+
+// True when stderr is systemd's journal stream (JOURNAL_STREAM names its
+// device and inode), so events can carry MESSAGE_ID= as a field.
+bool stderr_is_journal()
+{
+    const char *v = getenv("JOURNAL_STREAM");
+    unsigned long long dev = 0, ino = 0;
+    struct stat st;
+    return v && sscanf(v, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+           (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
 // Closes a descriptor if open and marks it closed.
@@ -77,7 +93,7 @@ Alerter::~Alerter()
 void Alerter::configure(const Config &cfg)
 {
     cfg_ = cfg.alerts;
-    to_journal_ = cfg.log == "stderr" && getenv("JOURNAL_STREAM") != nullptr;
+    to_journal_ = cfg.log == "stderr" && stderr_is_journal();
     if (!cfg_.enabled) {
         sent_.clear();
         queue_.clear();

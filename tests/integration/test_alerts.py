@@ -10,12 +10,15 @@
 import http.server
 import json
 import os
+import socket
 import socketserver
 import ssl
 import subprocess
 import tempfile
 import threading
 import time
+
+import pytest
 
 from conftest import TENANT, Daemon, cert_account, delegated_account
 
@@ -298,3 +301,42 @@ def test_example_webhook_command_posts_the_event(tmp_root):
         srv.server_close()
     assert r.returncode == 0, r.stderr
     assert got == [("/hooks/T0KEN", "application/json", EVENT.encode())], got
+
+
+JOURNAL = "/run/systemd/journal/socket"
+
+
+@pytest.mark.skipif(os.path.exists(JOURNAL) or os.geteuid() != 0,
+                    reason="needs root and no journald (it takes journald's socket path)")
+def test_under_the_journal_events_carry_message_id_fields(tmp_root, fresh_idp, daemons):
+    # exoauthd believes its stderr is the journal when JOURNAL_STREAM names
+    # it; this socket stands in for journald and receives the native entries.
+    made = [p for p in ("/run/systemd", "/run/systemd/journal") if not os.path.exists(p)]
+    for p in made:
+        os.mkdir(p, 0o755)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(JOURNAL)
+    sock.settimeout(15)
+    try:
+        rec = Recorder(tmp_root)
+        d = Daemon(tmp_root, fresh_idp, delegated_account("j", CID % 9) + alerts_section(rec.script))
+        open(d.log, "ab").close()
+        st = os.stat(d.log)
+        os.environ["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
+        try:
+            daemons.append(d.start())
+        finally:
+            del os.environ["JOURNAL_STREAM"]
+        fields = {}
+        while fields.get("EXOAUTH_ALERT") != "login_required":
+            entry = sock.recv(65536).decode()
+            fields = dict(l.split("=", 1) for l in entry.splitlines() if "=" in l)
+        assert fields["MESSAGE_ID"] == "0dedce15db1343b490d2cf8a41450d43", fields
+        assert fields["EXOAUTH_ACCOUNT"] == "j" and fields["PRIORITY"] == "3", fields
+        assert fields["MESSAGE"].startswith("alert login_required: account j needs"), fields
+        assert "MESSAGE_ID=" not in d.read_log()  # not also in the plain line
+    finally:
+        sock.close()
+        os.unlink(JOURNAL)
+        for p in reversed(made):
+            os.rmdir(p)
