@@ -85,6 +85,19 @@ bool refusal_condition(const AlertFacts &f, AlertCondition &c)
     return true;
 }
 
+// What to do about a credential near its end.
+std::string expiry_hint(const AlertFacts &f)
+{
+    if (std::strcmp(f.credential, "certificate") == 0)
+        return "make a new certificate, add it to the app registration, point certificate and private_key at it "
+               "and run exoauthctl reload";
+    if (std::strcmp(f.credential, "secret") == 0)
+        return "add a new client secret to the app registration, write it to secret_file, update secret_expires "
+               "and run exoauthctl reload";
+    return "a refresh token unused for 90 days expires: find why exoauthd has not used it (exoauthctl status " +
+           f.account + "), or run exoauthctl login " + f.account;
+}
+
 // The credential_expiring condition of f, if any.
 bool expiry_condition(const AlertFacts &f, const AlertsConfig &cfg, int64_t now, AlertCondition &c)
 {
@@ -94,12 +107,8 @@ bool expiry_condition(const AlertFacts &f, const AlertsConfig &cfg, int64_t now,
     std::string when = f.credential_expires <= now ? "expired on " + utc_date(f.credential_expires)
                                                    : "expires on " + utc_date(f.credential_expires) + " (in " +
                                                          std::to_string(days) + " days)";
-    bool cert = std::strcmp(f.credential, "certificate") == 0;
     c = {"credential_expiring", f.account, "account " + f.account + ": its " + f.credential + " " + when,
-         cert ? "make a new certificate, add it to the app registration, point certificate and private_key "
-                "at it and run exoauthctl reload"
-              : "add a new client secret to the app registration, write it to secret_file, update "
-                "secret_expires and run exoauthctl reload"};
+         expiry_hint(f)};
     return true;
 }
 

@@ -24,8 +24,8 @@ struct AlertFacts {
     std::string error;              // the last failure's log line (code and hint)
     std::string error_code;         // its OAuth error, e.g. invalid_grant
     long aadsts = 0;                // its AADSTS code, 0: none
-    const char *credential = "none";
-    int64_t credential_expires = 0; // 0: not known
+    const char *credential = "none";  // certificate, secret, or "refresh token" (delegated)
+    int64_t credential_expires = 0; // the earliest known end (a refresh token's: last use + 90 days); 0: none
     bool fresh_rejected = false;    // upstream rejected a fresh token; no later one has lasted yet
 };
 

@@ -622,6 +622,12 @@ std::vector<AlertFacts> Broker::alert_facts() const
         f.aadsts = st->last_aadsts;
         f.credential = credential_kind(st->cfg);
         f.credential_expires = credential_expiry(*st);
+        int64_t rt_deadline = f.delegated && f.signed_in && st->last_refresh > 0
+                                  ? st->last_refresh + REFRESH_INACTIVE_LIFETIME : 0;
+        if (rt_deadline > 0 && (f.credential_expires == 0 || rt_deadline < f.credential_expires)) {
+            f.credential = "refresh token";
+            f.credential_expires = rt_deadline;
+        }
         bool survived = !st->token.empty() && now - st->times.acquired >= FRESH_TOKEN_AGE;
         f.fresh_rejected = st->fresh_rejected != 0 && !survived;
         out.push_back(std::move(f));

@@ -10,6 +10,7 @@
 import http.server
 import json
 import os
+import re
 import socket
 import socketserver
 import ssl
@@ -20,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import TENANT, Daemon, cert_account, delegated_account
+from conftest import EXOAUTHCTL, TENANT, Daemon, cert_account, delegated_account
 
 import fake_idp
 from mta import wait_until as wait_for
@@ -340,3 +341,29 @@ def test_under_the_journal_events_carry_message_id_fields(tmp_root, fresh_idp, d
         os.unlink(JOURNAL)
         for p in reversed(made):
             os.rmdir(p)
+
+
+def test_login_required_resolves_on_login_and_an_unused_refresh_token_warns(tmp_root, fresh_idp, daemons):
+    fresh_idp.register(tenant=TENANT, client_id=CID % 10, public=True, user="alice@contoso.example")
+    rec = Recorder(tmp_root)
+    d = start(tmp_root, fresh_idp, daemons, delegated_account("user", CID % 10) + alerts_section(rec.script))
+    c = wait_for(lambda: rec.events("login_required"), 10, "login_required")[0]["event"]
+    assert c["hint"] == "run: exoauthctl login user", c
+    p = subprocess.Popen([EXOAUTHCTL, "-c", d.conf, "login", "user"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    p.stdout.readline()
+    fresh_idp.device(action="approve")
+    assert p.wait(timeout=30) == 0
+    r = wait_for(lambda: rec.events("resolved"), 10, "resolved after the login")[0]["event"]
+    assert r["resolves"] == "login_required" and r["account"] == "user", r
+    with open(os.path.join(d.state, "user.rt")) as f:
+        refresh_token = f.read().split("\n")[1]
+    # Unused for 70 days (exoauthd down, say): 20 days left, under warn_days.
+    seventy_days_ago = int(time.time()) - 70 * 86400
+    os.utime(os.path.join(d.state, "user.rt"), (seventy_days_ago, seventy_days_ago))
+    d.stop()
+    fresh_idp.fault(endpoint="token", mode="status", status=503, count=-1)  # no refresh at start
+    d.start()
+    e = wait_for(lambda: rec.events("credential_expiring"), 10, "the refresh token warning")[0]["event"]
+    assert "refresh token expires on" in e["text"] and re.search(r"\(in (19|20) days\)", e["text"]), e
+    assert refresh_token not in rec.raw() and refresh_token[:40] not in rec.raw()

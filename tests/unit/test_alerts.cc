@@ -117,6 +117,10 @@ void test_texts_and_hints(void **)
     f.credential_expires = NOW + 10 * 86400;  // 2027-01-25 08:00 UTC + 10 days
     c = alert_conditions({f}, cfg, NOW);
     assert_non_null(strstr(c[0].text.c_str(), "certificate expires on 2027-01-25 (in 10 days)"));
+    f.credential = "refresh token";
+    c = alert_conditions({f}, cfg, NOW);
+    assert_non_null(strstr(c[0].text.c_str(), "refresh token expires on"));
+    assert_non_null(strstr(c[0].hint.c_str(), "exoauthctl login relay"));
 }
 
 // Message ids: fixed, 32 lower-case hex digits, one per kind.
