@@ -11,6 +11,7 @@ import http.server
 import json
 import os
 import re
+import signal
 import socket
 import socketserver
 import ssl
@@ -367,3 +368,18 @@ def test_login_required_resolves_on_login_and_an_unused_refresh_token_warns(tmp_
     e = wait_for(lambda: rec.events("credential_expiring"), 10, "the refresh token warning")[0]["event"]
     assert "refresh token expires on" in e["text"] and re.search(r"\(in (19|20) days\)", e["text"]), e
     assert refresh_token not in rec.raw() and refresh_token[:40] not in rec.raw()
+
+
+def test_reload_turns_alerts_on_and_refuses_a_writable_program(tmp_root, fresh_idp, daemons):
+    rec = Recorder(tmp_root)
+    d = start(tmp_root, fresh_idp, daemons, delegated_account("later", CID % 11))
+    with open(d.conf, "a") as f:
+        f.write(alerts_section(rec.script))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: rec.events("login_required"), 10, "login_required after the reload")
+    os.chmod(rec.script, 0o775)
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reload refused" in d.read_log(), 10, "the reload to be refused")
+    assert "alerts command %s: writable by group or others" % rec.script in d.read_log()
+    assert d.connect().request("1", "PING")[0] == "OK"
+    assert len(rec.events()) == 1
