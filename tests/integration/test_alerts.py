@@ -383,3 +383,16 @@ def test_reload_turns_alerts_on_and_refuses_a_writable_program(tmp_root, fresh_i
     assert "alerts command %s: writable by group or others" % rec.script in d.read_log()
     assert d.connect().request("1", "PING")[0] == "OK"
     assert len(rec.events()) == 1
+
+
+def test_a_full_queue_logs_the_event_it_cannot_pass_on(tmp_root, fresh_idp, daemons):
+    # One command runs (and hangs), 32 wait: the 34th event is only logged.
+    rec = Recorder(tmp_root, HANGER)
+    accounts = "".join(delegated_account("q%02d" % i, CID % 12) for i in range(34))
+    d = start(tmp_root, fresh_idp, daemons, accounts + alerts_section(rec.script, timeout=60))
+    wait_for(lambda: "not passed to the command: 32 alerts already wait (1 dropped so far)" in d.read_log(),
+             10, "the drop")
+    assert d.read_log().count("alert login_required: ") == 34
+    wait_for(lambda: [n for n in os.listdir(rec.out) if n.startswith("started-")], 10, "the first command")
+    assert d.connect().request("1", "PING")[0] == "OK"
+    assert len([n for n in os.listdir(rec.out) if n.startswith("started-")]) == 1  # the rest wait
