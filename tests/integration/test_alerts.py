@@ -393,6 +393,8 @@ def test_a_full_queue_logs_the_event_it_cannot_pass_on(tmp_root, fresh_idp, daem
     wait_for(lambda: "not passed to the command: 32 alerts already wait (1 dropped so far)" in d.read_log(),
              10, "the drop")
     assert d.read_log().count("alert login_required: ") == 34
-    wait_for(lambda: [n for n in os.listdir(rec.out) if n.startswith("started-")], 10, "the first command")
+    first = wait_for(lambda: [n for n in os.listdir(rec.out) if n.startswith("started-")], 10, "the first command")
     assert d.connect().request("1", "PING")[0] == "OK"
     assert len([n for n in os.listdir(rec.out) if n.startswith("started-")]) == 1  # the rest wait
+    d.stop()
+    assert not os.path.exists("/proc/%s" % first[0].split("-")[1])  # killed and reaped on the way out
