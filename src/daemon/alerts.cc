@@ -32,6 +32,7 @@ namespace {
 constexpr size_t MAX_QUEUE = 32;           // events waiting for the command
 constexpr size_t MAX_OUTPUT = 4096;        // bytes of a command's output logged
 constexpr size_t MAX_LINE = 512;           // bytes of one logged output line
+constexpr double EVAL_INTERVAL = 1.0;      // seconds between looks at the broker's facts
 
 // Environment of the command: nothing of exoauthd's own.
 const char *const kEnv[] = {"PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin", "LC_ALL=C.UTF-8",
@@ -76,6 +77,57 @@ void close_fd(int &fd)
     fd = -1;
 }
 
+// Write the event to the child's stdin without waiting: it is far smaller
+// than a pipe's buffer; a child that exits first loses it (EPIPE).
+void feed_child(int fd, const std::string &json)
+{
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    ssize_t n = write(fd, json.data(), json.size());
+    if (n != (ssize_t)json.size())
+        log_warning("alert command: could not pass the whole event on stdin (%s)",
+                    n < 0 ? strerror(errno) : "short write");
+    close(fd);
+}
+
+// Fork and exec command + kind + account with e's JSON on stdin: the
+// child's pid and the (non-blocking) read end of its output, or false,
+// logged.
+bool spawn_command(const std::vector<std::string> &command, const AlertEvent &e, pid_t &pid, int &out_fd)
+{
+    std::vector<std::string> words = command;
+    words.push_back(e.kind);
+    words.push_back(e.account);
+    std::vector<char *> argv;
+    for (auto &w : words)
+        argv.push_back(&w[0]);
+    argv.push_back(nullptr);
+    int in[2] = {-1, -1}, out[2] = {-1, -1};
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
+        log_error("alert command: pipe: %s", strerror(errno));
+        for (int fd : {in[0], in[1], out[0], out[1]})
+            if (fd >= 0)
+                close(fd);
+        return false;
+    }
+    int max_fd = (int)std::min(sysconf(_SC_OPEN_MAX), 65536L);
+    pid = fork();
+    if (pid == 0)
+        exec_child(in[0], out[1], argv.data(), max_fd);
+    close(in[0]);
+    close(out[1]);
+    if (pid < 0) {
+        log_error("alert command: fork: %s", strerror(errno));
+        close(in[1]);
+        close(out[0]);
+        return false;
+    }
+    setpgid(pid, pid);  // also here, so a kill(-pid) never misses
+    feed_child(in[1], alert_json(e));
+    out_fd = out[0];
+    fcntl(out_fd, F_SETFL, O_NONBLOCK);
+    return true;
+}
+
 } // namespace
 
 Alerter::~Alerter()
@@ -104,8 +156,11 @@ void Alerter::configure(const Config &cfg)
 void Alerter::tick()
 {
     watch_child();
-    if (!cfg_.enabled)
+    start_next();
+    double mono = mono_now();
+    if (!cfg_.enabled || mono - last_eval_ < EVAL_INTERVAL)
         return;
+    last_eval_ = mono;
     int64_t now = (int64_t)wall_now();
     std::vector<AlertCondition> conds = alert_conditions(broker_.alert_facts(), cfg_, now);
     std::map<std::pair<std::string, std::string>, bool> seen;
@@ -189,57 +244,18 @@ void Alerter::start_next()
         return;
     AlertEvent e = std::move(queue_.front());
     queue_.pop_front();
-    std::vector<std::string> words = cfg_.command;
-    words.push_back(e.kind);
-    words.push_back(e.account);
-    std::vector<char *> argv;
-    for (auto &w : words)
-        argv.push_back(&w[0]);
-    argv.push_back(nullptr);
-    int in[2], out[2];
-    if (pipe2(in, O_CLOEXEC) != 0)
-        return log_error("alert command: pipe: %s", strerror(errno));
-    if (pipe2(out, O_CLOEXEC) != 0) {
-        log_error("alert command: pipe: %s", strerror(errno));
-        close(in[0]);
-        close(in[1]);
+    pid_t pid;
+    int out_fd;
+    if (!spawn_command(cfg_.command, e, pid, out_fd))
         return;
-    }
-    int max_fd = (int)std::min(sysconf(_SC_OPEN_MAX), 65536L);
-    pid_t pid = fork();
-    if (pid == 0)
-        exec_child(in[0], out[1], argv.data(), max_fd);
-    close(in[0]);
-    close(out[1]);
-    if (pid < 0) {
-        log_error("alert command: fork: %s", strerror(errno));
-        close(in[1]);
-        close(out[0]);
-        return;
-    }
-    setpgid(pid, pid);  // also here, so a kill(-pid) never misses
-    feed_child(in[1], alert_json(e));
     child_ = pid;
-    out_fd_ = out[0];
-    fcntl(out_fd_, F_SETFL, O_NONBLOCK);
+    out_fd_ = out_fd;
     deadline_ = mono_now() + cfg_.timeout;
     killed_ = false;
     child_kind_ = e.kind;
     out_buf_.clear();
     out_logged_ = 0;
     log_debug("alert command started for %s (pid %d)", e.kind.c_str(), (int)pid);
-}
-
-// Write the event to the child's stdin without waiting: it is far smaller
-// than a pipe's buffer; a child that exits first loses it (EPIPE).
-void Alerter::feed_child(int fd, const std::string &json)
-{
-    fcntl(fd, F_SETFL, O_NONBLOCK);
-    ssize_t n = write(fd, json.data(), json.size());
-    if (n != (ssize_t)json.size())
-        log_warning("alert command: could not pass the whole event on stdin (%s)",
-                    n < 0 ? strerror(errno) : "short write");
-    close(fd);
 }
 
 // Reap the command if it ended, kill it if its time is up.

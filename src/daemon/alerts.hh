@@ -43,7 +43,6 @@ private:
     void log_event(const AlertEvent &e) const;
     void enqueue(AlertEvent e);
     void start_next();
-    void feed_child(int fd, const std::string &json);
     void watch_child();
     void drain_output(bool final);
     void end_child();
@@ -57,6 +56,7 @@ private:
     pid_t child_ = -1;
     int out_fd_ = -1;        // the child's stdout and stderr
     double deadline_ = 0;    // monotonic: SIGKILL after this
+    double last_eval_ = -1e9; // monotonic: last look at the broker's facts
     bool killed_ = false;
     std::string child_kind_;
     std::string out_buf_;
