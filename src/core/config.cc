@@ -135,6 +135,16 @@ bool check_ca_file(const Config &cfg, std::string &error)
     return false;
 }
 
+// The alert command runs with exoauthd's rights: whoever could change the
+// program could run code as exoauthd, so it follows the same owner rule.
+bool check_alert_command(const Config &cfg, std::string &error)
+{
+    if (!cfg.alerts.enabled || cred_check_program(cfg.alerts.command.front(), cfg.user, error))
+        return true;
+    error = cfg.path + ":" + std::to_string(cfg.alerts.line) + ": " + error;
+    return false;
+}
+
 // config_load without the exception guard: credfile.hh's rule for policy
 // files; the owner may also be the "user =" the file itself names.
 bool load_file(const std::string &path, Config &out, std::string &error)
@@ -149,7 +159,7 @@ bool load_file(const std::string &path, Config &out, std::string &error)
         error = "config " + error;
         return false;
     }
-    if (!check_ca_file(cfg, error))
+    if (!check_ca_file(cfg, error) || !check_alert_command(cfg, error))
         return false;
     out = std::move(cfg);
     return true;

@@ -77,6 +77,18 @@ struct ValidateConfig {
     int line = 0;
 };
 
+// [alerts]: a program exoauthd runs for events a human must act on
+// (src/daemon/alerts.cc, exoauthd.conf(5)). No section: no alerts.
+struct AlertsConfig {
+    bool enabled = false;              // an [alerts] section exists
+    std::vector<std::string> command;  // argv: an absolute program path, then its arguments
+    int timeout = 10;                  // seconds before the command's process group is killed, 1..300
+    int reminder = 86400;              // seconds before a persisting event is sent again, 1..2592000
+    int warn_days = 30;                // credential expiry warning, days, 1..365
+    int idp_unreachable_after = 900;   // seconds of IdP failures before an alert, 1..86400
+    int line = 0;
+};
+
 struct Config {
     std::string path;                 // the file that was read
     // [global]
@@ -105,6 +117,7 @@ struct Config {
     std::vector<AccountConfig> accounts;
     std::vector<PeerConfig> peers;
     ValidateConfig validate;
+    AlertsConfig alerts;
 
     const AccountConfig *find_account(std::string_view name) const;
 };

@@ -55,6 +55,29 @@ bool parse_token_by(std::string_view v, PeerConfig &peer, std::string &why)
     return true;
 }
 
+// command: an absolute program path and its arguments, split at blanks;
+// no shell runs it, so quotes and backslashes would not mean what they seem.
+bool parse_command(std::string_view v, std::vector<std::string> &argv, std::string &why)
+{
+    constexpr size_t kMaxArgs = 32;
+    if (v.find_first_of("\"'\\") != std::string_view::npos) {
+        why = "no shell runs the command: arguments are split at blanks, quotes and backslashes are not allowed";
+        return false;
+    }
+    std::vector<std::string> words_out;
+    if (!parse_words(v, words_out, why))
+        return false;
+    if (words_out.size() > kMaxArgs) {
+        why = "more than " + std::to_string(kMaxArgs) + " words";
+        return false;
+    }
+    std::string program;
+    if (!parse_path(words_out.front(), kMaxLine, program, why))
+        return false;
+    argv = std::move(words_out);
+    return true;
+}
+
 // ---- the key table ------------------------------------------------------
 
 #define SETTER [](Parser & p, std::string_view v, std::string & why) -> bool
@@ -138,6 +161,13 @@ const KeyHandler kKeys[] = {
      SETTER { return parse_scope(v, p.cfg.validate.client_id, why); }},
     {Section::Validate, "secret_file", false,
      SETTER { return parse_path(v, kMaxLine, p.cfg.validate.secret_file, why); }},
+    {Section::Alerts, "command", false, SETTER { return parse_command(v, p.cfg.alerts.command, why); }},
+    {Section::Alerts, "timeout", false, SETTER { return parse_int(v, 1, 300, p.cfg.alerts.timeout, why); }},
+    {Section::Alerts, "reminder", false,
+     SETTER { return parse_int(v, 1, 30 * 86400, p.cfg.alerts.reminder, why); }},
+    {Section::Alerts, "warn_days", false, SETTER { return parse_int(v, 1, 365, p.cfg.alerts.warn_days, why); }},
+    {Section::Alerts, "idp_unreachable_after", false,
+     SETTER { return parse_int(v, 1, 86400, p.cfg.alerts.idp_unreachable_after, why); }},
 };
 
 #undef SETTER
@@ -342,6 +372,16 @@ bool validate_user_claim(Parser &p)
                        "\"allow_mutable_user_claim = yes\" to [validate] to accept that risk");
 }
 
+// [alerts]: a command to run.
+bool close_alerts(Parser &p)
+{
+    p.cfg.alerts.enabled = true;
+    p.cfg.alerts.line = p.section_line;
+    if (key_line(p, "command") == 0)
+        return fail_missing(p, "command", " (the program to run for each alert)");
+    return true;
+}
+
 // [validate]: what each mode needs.
 bool close_validate(Parser &p)
 {
@@ -375,6 +415,8 @@ bool close_section(Parser &p)
         ok = close_peer(p);
     else if (p.section == Section::Validate)
         ok = close_validate(p);
+    else if (p.section == Section::Alerts)
+        ok = close_alerts(p);
     p.section = Section::None;
     p.keys.clear();
     return ok;
@@ -397,6 +439,7 @@ const SectionKind kSections[] = {
     {"account", Section::Account, true},
     {"peer", Section::Peer, true},
     {"validate", Section::Validate, false},
+    {"alerts", Section::Alerts, false},
 };
 
 // Makes kind/name the open section, refusing a second one with its label.

@@ -210,6 +210,29 @@ bool cred_check_dir(const std::string &path, const char *what, std::string &erro
     return false;
 }
 
+// The alert command's program: the rule for policy files (no symlink, owner,
+// not writable by group or others) without reading it, and executable.
+bool cred_check_program(const std::string &path, const std::string &user, std::string &error)
+{
+    static const CredRule rule{"alerts command", CredKind::Policy, (size_t)1 << 30};
+    FdCloser f{open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
+    struct stat st;
+    if (f.fd < 0 || fstat(f.fd, &st) != 0) {
+        error = open_error(prefix(rule, path), errno);
+        return false;
+    }
+    if (!check_stat(path, st, rule, error))
+        return false;
+    if (!(st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH))) {
+        error = prefix(rule, path) + "not executable; chmod 755 " + path;
+        return false;
+    }
+    if (cred_owner_ok(path, st.st_uid, user, error))
+        return true;
+    error = std::string(rule.what) + " " + error;
+    return false;
+}
+
 // Client secret: the rule for secrets, then one line.
 bool read_secret_file(const std::string &path, Secret &out, std::string &error)
 {

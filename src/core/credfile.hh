@@ -48,6 +48,10 @@ bool cred_owner_ok(const std::string &path, uid_t owner, const std::string &user
 // exoauthd's user, not writable by group or others.
 bool cred_check_dir(const std::string &path, const char *what, std::string &error);
 
+// The [alerts] command's program: a regular file (no symlink), executable,
+// owned by root, the effective uid or user, not writable by group or others.
+bool cred_check_program(const std::string &path, const std::string &user, std::string &error);
+
 // Read a secret (client secret) file: the rule for secrets, the value on
 // one line. False with a reason.
 bool read_secret_file(const std::string &path, Secret &out, std::string &error);

@@ -43,6 +43,10 @@ struct AccountState {
     uint64_t rejected = 0;     // tokens upstream rejected (INVALIDATE that dropped one)
     int64_t last_refresh = 0;  // delegated: the refresh token's last use (unix s), 0 unknown
     double last_invalidate = -1e9;
+    double failing_since = 0;   // first failure of the current run of failures, 0: none
+    long last_aadsts = 0;       // AADSTS code of the last failure
+    std::string last_code;      // OAuth error of the last failure ("invalid_grant")
+    int64_t fresh_rejected = 0; // acquisition time of a fresh token upstream rejected, 0: none
     uint64_t generation = 0;
 };
 
@@ -60,6 +64,10 @@ struct Broker::LoginState {
 
 namespace {
 constexpr double INVALIDATE_INTERVAL = 10.0;
+// A token upstream rejects within this many seconds of its acquisition is
+// "fresh": Exchange refusing it means a permission or policy problem, not
+// a token that aged out (alerts.cc's token_rejected).
+constexpr int64_t FRESH_TOKEN_AGE = 300;
 // Microsoft's documented default: a refresh token not used for 90 days
 // expires (AADSTS700082, "inactive for 90.00:00:00"); each use returns a
 // fresh one with a fresh window. learn.microsoft.com/entra/identity-
@@ -404,7 +412,10 @@ void Broker::start_fetch(AccountState &st)
 // Record a failure and schedule the next attempt.
 void Broker::note_failure(AccountState &st, const TokenResult &r)
 {
-    st.failures++;
+    if (st.failures++ == 0)
+        st.failing_since = wall_now();
+    st.last_aadsts = r.aadsts;
+    st.last_code = proto::sanitize(r.error, 64);
     st.last_outcome = r.outcome == Outcome::Ok ? Outcome::Temporary : r.outcome;
     st.last_error = proto::sanitize(r.message, 400);
     double delay = r.outcome == Outcome::RateLimited
@@ -413,6 +424,17 @@ void Broker::note_failure(AccountState &st, const TokenResult &r)
     st.next_attempt = wall_now() + delay;
     log_warning("account %s: %s (attempt %d failed; next in %.1f s)", st.cfg.name.c_str(),
                 st.last_error.c_str(), st.failures, delay);
+}
+
+// A token arrived: the account is well again.
+void Broker::clear_failures(AccountState &st)
+{
+    st.failures = 0;
+    st.next_attempt = 0;
+    st.failing_since = 0;
+    st.last_aadsts = 0;
+    st.last_code.clear();
+    st.last_error.clear();
 }
 
 // Completion of a token request on the event loop.
@@ -441,9 +463,7 @@ void Broker::finish_fetch(const std::string &name, uint64_t generation, TokenRes
         st.refresh_token = std::move(r.refresh_token);
     if (st.cfg.grant == Grant::RefreshToken)
         st.last_refresh = now;
-    st.failures = 0;
-    st.next_attempt = 0;
-    st.last_error.clear();
+    clear_failures(st);
     log_info("account %s: token %s acquired, valid for %lld s", name.c_str(), st.hash.c_str(),
              (long long)r.expires_in);
     answer_waiters(st, reply_from_cache(st));
@@ -468,6 +488,8 @@ bool Broker::invalidate(const std::string &account, const std::string &hash, std
         return false;
     }
     log_warning("account %s: token %s rejected upstream; dropped", account.c_str(), st.hash.c_str());
+    if ((int64_t)now - st.times.acquired < FRESH_TOKEN_AGE)
+        st.fresh_rejected = st.times.acquired;
     st.token.clear();
     st.times = TokenTimes{};
     st.hash.clear();
@@ -583,6 +605,36 @@ std::vector<AccountFigures> Broker::figures() const
     return out;
 }
 
+// What the alerts need of each account (alerts.cc decides what to send).
+std::vector<AlertFacts> Broker::alert_facts() const
+{
+    std::vector<AlertFacts> out;
+    int64_t now = (int64_t)wall_now();
+    for (const auto &[name, st] : accounts_) {
+        AlertFacts f;
+        f.account = name;
+        f.delegated = st->cfg.grant == Grant::RefreshToken;
+        f.signed_in = !f.delegated || !st->refresh_token.empty();
+        f.permanent = st->failures > 0 && st->last_outcome == Outcome::Permanent;
+        f.failing_since = st->failures > 0 && !f.permanent ? st->failing_since : 0;
+        f.error = st->last_error;
+        f.error_code = st->last_code;
+        f.aadsts = st->last_aadsts;
+        f.credential = credential_kind(st->cfg);
+        f.credential_expires = credential_expiry(*st);
+        int64_t rt_deadline = f.delegated && f.signed_in && st->last_refresh > 0
+                                  ? st->last_refresh + REFRESH_INACTIVE_LIFETIME : 0;
+        if (rt_deadline > 0 && (f.credential_expires == 0 || rt_deadline < f.credential_expires)) {
+            f.credential = "refresh token";
+            f.credential_expires = rt_deadline;
+        }
+        bool survived = !st->token.empty() && now - st->times.acquired >= FRESH_TOKEN_AGE;
+        f.fresh_rejected = st->fresh_rejected != 0 && !survived;
+        out.push_back(std::move(f));
+    }
+    return out;
+}
+
 // Start a device-code sign-in for a delegated account.
 void Broker::login(const std::string &account, PendingCallback pending, TokenCallback done,
                    std::function<bool()> wanted)
@@ -671,9 +723,7 @@ void Broker::login_finish(std::shared_ptr<LoginState> ls, TokenResult r)
         st.hash = short_hash(st.token.str());
         st.refresh_token = std::move(r.refresh_token);
         st.last_refresh = t;
-        st.failures = 0;
-        st.next_attempt = 0;
-        st.last_error.clear();
+        clear_failures(st);
         log_info("account %s: signed in; refresh token stored", ls->account.c_str());
         return ls->done(reply_from_cache(st));
     }

@@ -6,6 +6,7 @@
 // on the event-loop thread; HTTPS happens on the Workers.
 #pragma once
 
+#include "alertrules.hh"
 #include "backoff.hh"
 #include "config.hh"
 #include "crypto.hh"
@@ -75,6 +76,8 @@ public:
     std::vector<proto::Fields> status() const;
     // Per account figures for METRICS.
     std::vector<AccountFigures> figures() const;
+    // Per account facts for the alerts.
+    std::vector<AlertFacts> alert_facts() const;
     // Prefetch every account's token (at start and after reload).
     void warm();
     uint64_t idp_requests() const { return idp_requests_; }
@@ -96,6 +99,7 @@ private:
     TokenReply reply_from_cache(const AccountState &st) const;
     TokenReply reply_from_failure(const AccountState &st) const;
     void note_failure(AccountState &st, const TokenResult &r);
+    static void clear_failures(AccountState &st);
     void login_poll(std::shared_ptr<LoginState> ls);
     void login_finish(std::shared_ptr<LoginState> ls, TokenResult r);
 

@@ -4,6 +4,7 @@
 // reloads the configuration without dropping cached tokens.
 #include "exoauth_config.h"
 
+#include "alerts.hh"
 #include "broker.hh"
 #include "config.hh"
 #include "credfile.hh"
@@ -129,7 +130,7 @@ bool load(const std::string &path, exo::Config &cfg)
 
 // SIGHUP: re-read the file; keep running on the old one if it is bad.
 void reload(const std::string &path, exo::Broker &broker, exo::Validator &validator,
-            exo::Server &server)
+            exo::Server &server, exo::Alerter &alerter)
 {
     exo::Config cfg;
     std::string error;
@@ -142,6 +143,7 @@ void reload(const std::string &path, exo::Broker &broker, exo::Validator &valida
         return log_error("reload refused: %s", error.c_str());
     server.configure(cfg, std::move(policy));
     validator.configure(cfg, std::move(files));
+    alerter.configure(cfg);
     broker.warm();
     log_info("configuration reloaded (listen sockets change only on restart; identity provider %s)",
              exo::idp_route(exo::idp_http_options(cfg)).c_str());
@@ -187,11 +189,14 @@ int run(const Options &opts)
         log_error("%s", error.c_str());
         return 1;
     }
+    exo::Alerter alerter(broker);
+    alerter.configure(cfg);
+    server.on_tick([&] { alerter.tick(); });
     broker.warm();
     log_info("exoauthd %s ready (%zu accounts, identity provider %s)", PACKAGE_VERSION,
              cfg.accounts.size(), exo::idp_route(exo::idp_http_options(cfg)).c_str());
     sd_notify(0, "READY=1");
-    bool ok = server.run([&] { reload(opts.config, broker, validator, server); }, error);
+    bool ok = server.run([&] { reload(opts.config, broker, validator, server, alerter); }, error);
     sd_notify(0, "STOPPING=1");
     if (!ok)
         log_error("%s", error.c_str());

@@ -439,6 +439,8 @@ bool Server::run(std::function<void()> reload, std::string &error)
         if (now - last_tick >= TICK_INTERVAL) {
             broker_.tick();
             validator_.tick();
+            if (on_tick_)
+                on_tick_();
             last_tick = now;
         }
         if (now - last_idle >= 1.0) {

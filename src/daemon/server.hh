@@ -37,6 +37,8 @@ public:
     // Run until stop() (SIGTERM/SIGINT); SIGHUP calls reload.
     bool run(std::function<void()> reload, std::string &error);
     void stop() { running_ = false; }
+    // Also run f on each tick of the event loop (the alerts).
+    void on_tick(std::function<void()> f) { on_tick_ = std::move(f); }
 
     // Replier, for the handlers.
     void send(Connection &c, const std::string &line) override;
@@ -78,6 +80,7 @@ private:
     std::vector<std::string> paths_;
     std::map<int, std::shared_ptr<Connection>> conns_;
     std::map<uid_t, int> per_uid_;  // connections held by each uid
+    std::function<void()> on_tick_;
     bool running_ = false;
     double started_ = 0;
     uint64_t requests_ = 0;

@@ -12,9 +12,25 @@
 
 #include "config.hh"
 
+// [alerts]: a command of 1 to 32 words, an absolute program, no word a
+// shell would read differently; every number in its bounds.
+static void check_alerts(const exo::AlertsConfig &a)
+{
+    if (!a.enabled)
+        return;
+    if (a.command.empty() || a.command.size() > 32 || a.command[0].empty() || a.command[0][0] != '/')
+        abort();
+    for (const auto &w : a.command)
+        if (w.empty() || w.find_first_of(" \t\"'\\") != std::string::npos)
+            abort();
+    if (a.timeout < 1 || a.timeout > 300 || a.reminder < 1 || a.warn_days < 1 || a.idp_unreachable_after < 1)
+        abort();
+}
+
 // Aborts (a crash the fuzzer reports) when an accepted Config breaks a rule.
 static void check_invariants(const exo::Config &cfg)
 {
+    check_alerts(cfg.alerts);
     if (cfg.listens.empty() || cfg.authority.rfind("https://", 0) != 0)
         abort();
     for (const auto &l : cfg.listens)

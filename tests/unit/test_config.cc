@@ -528,6 +528,25 @@ const BadCase kBad[] = {
      "tenant \"Organizations\" in [validate] pins no tenant: add \"tenants = <tenant id> ...\""},
     {"[validate]\naudience = a\ntenant = common\n", 3, "pins no tenant"},
     {"[validate]\ntenant = t\naudience = a\nkid_refetch_interval = 0\n", 4, "for \"kid_refetch_interval\""},
+    // [alerts]
+    {"[alerts]\ntimeout = 5\n", 1, "missing \"command\" in [alerts]"},
+    {"[alerts x]\ncommand = /bin/true\n", 1, "section [alerts] takes no name"},
+    {"[alerts]\ncommand = mail-alert\n", 2, "expected an absolute path"},
+    {"[alerts]\ncommand = /usr/bin/notify 'two words'\n", 2, "quotes and backslashes are not allowed"},
+    {"[alerts]\ncommand = /usr/bin/notify a\\ b\n", 2, "quotes and backslashes are not allowed"},
+    {"[alerts]\ncommand = /usr/bin/notify \"x\"\n", 2, "quotes and backslashes are not allowed"},
+    {"[alerts]\ncommand =\n", 2, "empty value for \"command\""},
+    {"[alerts]\ncommand = /p a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3 4 5 6\n", 2, "more than 32 words"},
+    {"[alerts]\ncommand = /p\ntimeout = 0\n", 3, "invalid value \"0\" for \"timeout\""},
+    {"[alerts]\ncommand = /p\ntimeout = 301\n", 3, "for \"timeout\""},
+    {"[alerts]\ncommand = /p\nreminder = 0\n", 3, "for \"reminder\""},
+    {"[alerts]\ncommand = /p\nreminder = 2592001\n", 3, "for \"reminder\""},
+    {"[alerts]\ncommand = /p\nwarn_days = 0\n", 3, "for \"warn_days\""},
+    {"[alerts]\ncommand = /p\nwarn_days = 366\n", 3, "for \"warn_days\""},
+    {"[alerts]\ncommand = /p\nidp_unreachable_after = 0\n", 3, "for \"idp_unreachable_after\""},
+    {"[alerts]\ncommand = /p\nidp_unreachable_after = 1h\n", 3, "for \"idp_unreachable_after\""},
+    {"[alerts]\ncommand = /p\nsubject = x\n", 3, "unknown key \"subject\" in [alerts]"},
+    {"[alerts]\ncommand = /p\n[alerts]\ncommand = /q\n", 3, "duplicate section [alerts]"},
 };
 
 // Each refusal: the exact "t.conf:LINE: " prefix and the reason.
@@ -603,6 +622,31 @@ void test_validate_section(void **)
     assert_int_equal(c.validate.skew, 60);
     assert_int_equal(c.validate.jwks_ttl, 600);
     assert_int_equal(c.validate.line, 1);
+}
+
+// [alerts]: defaults, every key, the command split at blanks; no section:
+// no alerts.
+void test_alerts_section(void **)
+{
+    Config c;
+    std::string error;
+    assert_true(exo::config_parse("[global]\n", "t.conf", c, error));
+    assert_false(c.alerts.enabled);
+    assert_true(exo::config_parse("[alerts]\ncommand = /usr/bin/notify\n", "t.conf", c, error));
+    assert_true(c.alerts.enabled);
+    assert_int_equal(c.alerts.timeout, 10);
+    assert_int_equal(c.alerts.reminder, 86400);
+    assert_int_equal(c.alerts.warn_days, 30);
+    assert_int_equal(c.alerts.idp_unreachable_after, 900);
+    const char *text = "[alerts]\ncommand = /etc/exoauth/alert-mail  root@example.org   ops\n"
+                       "timeout = 300\nreminder = 1\nwarn_days = 365\nidp_unreachable_after = 86400\n";
+    assert_true(exo::config_parse(text, "t.conf", c, error));
+    assert_list(c.alerts.command, "/etc/exoauth/alert-mail root@example.org ops");
+    assert_int_equal(c.alerts.timeout, 300);
+    assert_int_equal(c.alerts.reminder, 1);
+    assert_int_equal(c.alerts.warn_days, 365);
+    assert_int_equal(c.alerts.idp_unreachable_after, 86400);
+    assert_int_equal(c.alerts.line, 1);
 }
 
 // Two messages in full, as the man page shows them.
@@ -754,6 +798,43 @@ void test_shipped_example(void **)
     assert_true(del->grant == Grant::RefreshToken && del->credential == Credential::None);
 }
 
+// config_load checks the alert program like the other files it trusts:
+// no symlink, not writable by group or others, executable, a known owner.
+void test_load_alert_command(void **)
+{
+    char dir[] = "/tmp/test_config.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    std::string d = dir, prog = d + "/alert", link = d + "/alert-link";
+    struct Row {
+        mode_t mode;
+        const char *target;
+        const char *fragment;  // "" when accepted
+    } rows[] = {
+        {0755, "/alert", ""},
+        {0775, "/alert", "writable by group or others"},
+        {0757, "/alert", "writable by group or others; chmod go-w "},
+        {0644, "/alert", "not executable; chmod 755 "},
+        {0755, "/alert-link", "is a symbolic link"},
+        {0755, "/missing", "does not exist"},
+    };
+    assert_int_equal(symlink(prog.c_str(), link.c_str()), 0);
+    for (const auto &r : rows) {
+        write_file(prog, "#!/bin/sh\n", r.mode);
+        chmod(prog.c_str(), r.mode);
+        std::string conf = write_file(d + "/a.conf", "[alerts]\ncommand = " + d + r.target + " x\n", 0644);
+        Config c;
+        std::string error;
+        bool ok = exo::config_load(conf, c, error);
+        if (ok != (*r.fragment == 0) || (!ok && (error.rfind(conf + ":1: alerts command ", 0) != 0 ||
+                                                  error.find(r.fragment) == std::string::npos)))
+            fail_msg("%s %o: ok=%d error \"%s\", want \"%s\"", r.target, (unsigned)r.mode, ok, error.c_str(),
+                     r.fragment);
+    }
+    for (const char *f : {"/alert", "/alert-link", "/a.conf"})
+        unlink((d + f).c_str());
+    rmdir(dir);
+}
+
 } // namespace
 
 // Runs every table.
@@ -768,7 +849,8 @@ int main()
         cmocka_unit_test(test_too_big_text),  cmocka_unit_test(test_load),
         cmocka_unit_test(test_shipped_example), cmocka_unit_test(test_validate_section),
         cmocka_unit_test(test_peer_sections), cmocka_unit_test(test_secret_expires),
-        cmocka_unit_test(test_proxy),
+        cmocka_unit_test(test_proxy),         cmocka_unit_test(test_alerts_section),
+        cmocka_unit_test(test_load_alert_command),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
