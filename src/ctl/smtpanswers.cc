@@ -73,7 +73,7 @@ std::string smtp_enhanced_code(const std::string &line)
 }
 
 // See smtpanswers.hh.
-const SmtpAnswer &smtp_explain(const std::string &key, const std::string &reply)
+SmtpAnswer smtp_explain(const std::string &key, const std::string &reply)
 {
     for (const auto &a : kAnswers)
         if (key == a.key && reply.find(a.contains) != std::string::npos)

@@ -21,9 +21,9 @@ struct SmtpAnswer {
 // The enhanced status code of a reply line ("535 5.7.3 x" -> "5.7.3"), or "".
 std::string smtp_enhanced_code(const std::string &line);
 
-// The table's entry for key and the reply's text; never null: an unknown
+// A copy of the table's entry for key and the reply's text: an unknown
 // answer gets a generic entry, temporary for a 4xx reply.
-const SmtpAnswer &smtp_explain(const std::string &key, const std::string &reply);
+SmtpAnswer smtp_explain(const std::string &key, const std::string &reply);
 
 // fix with MAILBOX replaced by mailbox.
 std::string smtp_fix(const SmtpAnswer &a, const std::string &mailbox);

@@ -221,7 +221,7 @@ void run_session(const std::string &url, const SmtpCheck &sc, const Secret &toke
 void explain(Report &rep, const std::string &what, const std::string &detail, const std::string &key,
              const std::string &reply, const std::string &mailbox)
 {
-    const SmtpAnswer &a = smtp_explain(key, reply);
+    const SmtpAnswer a = smtp_explain(key, reply);
     rep.line(false, what, detail);
     rep.note("means", std::string(a.temporary ? "temporary (Postfix defers and retries): " : "") + a.meaning);
     rep.note("fix", smtp_fix(a, mailbox));

@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     std::string code = exo::ctl::smtp_enhanced_code(line);
     if (!code.empty() && !well_formed(code, line[0]))
         abort();
-    const exo::ctl::SmtpAnswer &a = exo::ctl::smtp_explain(code, line);
+    const exo::ctl::SmtpAnswer a = exo::ctl::smtp_explain(code, line);
     if (!a.meaning || !a.fix)
         abort();
     std::string fix = exo::ctl::smtp_fix(a, line);

@@ -53,7 +53,7 @@ static void test_answers_table(void **)
 {
     for (const auto &c : kCases) {
         std::string key = *c.key ? c.key : smtp_enhanced_code(c.reply);
-        const SmtpAnswer &a = smtp_explain(key, c.reply);
+        const SmtpAnswer a = smtp_explain(key, c.reply);
         std::string fix = smtp_fix(a, "relay@contoso.example");
         if (fix.find(c.fix_holds) == std::string::npos || a.temporary != c.temporary)
             fail_msg("%s / %s: fix \"%s\", temporary %d", c.reply, c.key, fix.c_str(), a.temporary);
@@ -84,7 +84,7 @@ static void test_enhanced_code(void **)
 
 static void test_fix_fills_every_mailbox(void **)
 {
-    const SmtpAnswer &a = smtp_explain("5.2.252", "554 5.2.252 SendAsDenied");
+    const SmtpAnswer a = smtp_explain("5.2.252", "554 5.2.252 SendAsDenied");
     // A mailbox that itself holds "MAILBOX" is put in once, not forever.
     assert_true(smtp_fix(a, "MAILBOX@x").find("-Trustee MAILBOX@x") != std::string::npos);
 }
