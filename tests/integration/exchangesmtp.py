@@ -152,6 +152,7 @@ class _Session:
         self.backend = None
         self.mailbox = None           # after a successful AUTH
         self.counted = False
+        self.slot = None              # mailbox whose session count holds this session
         self.sender = None
         self.pending_mailbox = None   # AUTH passed to the backend for this mailbox
         self.auth_verb = None         # AUTH waiting for its response line
@@ -202,6 +203,7 @@ class _Session:
             return True
         if line.startswith(b"535"):
             line = REFUSED
+            self._release()
         elif line.startswith(b"235") and self.pending_mailbox:
             self._authenticated(self.pending_mailbox)
         elif line.startswith(b"354"):
@@ -210,11 +212,18 @@ class _Session:
         return True
 
     def _authenticated(self, mailbox):
+        """The AUTH passed: the place reserved in _refusal is now held."""
         front = self.front
         with front.lock:
-            front.active[mailbox] = front.active.get(mailbox, 0) + 1
             front.peak[mailbox] = max(front.peak.get(mailbox, 0), front.active[mailbox])
         self.mailbox, self.counted = mailbox, True
+
+    def _release(self):
+        """Give back the session's place among its mailbox's sessions."""
+        if self.slot is not None:
+            with self.front.lock:
+                self.front.active[self.slot] -= 1
+            self.slot = None
 
     def _from_client(self, line):
         """Client to backend, with Exchange's own answers."""
@@ -286,16 +295,20 @@ class _Session:
             return DISABLED % b"Tenant"
         if mailbox in front.auth_disabled:
             return DISABLED % b"Mailbox"
+        if self.slot is not None:      # a second AUTH: the session holds its place
+            return None
         with front.lock:
+            # Reserved now, not once the backend says 235: two sessions
+            # checking at once must not both get the last place.
             if front.active.get(mailbox, 0) >= front.max_sessions:
                 return CONCURRENT
+            front.active[mailbox] = front.active.get(mailbox, 0) + 1
+            self.slot = mailbox
         return None
 
     def close(self):
-        if self.counted:
-            with self.front.lock:
-                self.front.active[self.mailbox] -= 1
-            self.counted = False
+        self._release()
+        self.counted = False
         for s in (self.backend, self.client):
             if s is not None:
                 try:
