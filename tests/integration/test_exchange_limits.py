@@ -130,3 +130,47 @@ def test_full_mailbox_bounces_with_the_fix(limited):
     log = site.postfix.log_text()
     assert "554 5.2.2 mailbox full" in log and "retention policy" in log, log[-2000:]
     assert up.message_files() == []
+
+
+def test_each_busy_mailbox_gets_its_own_rate_with_sender_dependent_relay(tmp_root, fresh_idp):
+    """main.cf-limits' last paragraph: with main.cf-senders, alice's own
+    copy of the transport (exchange2) sends at her mailbox's limit beside
+    the shared `exchange`, which bob's mail takes; neither mailbox exceeds
+    its rate, and together they exceed one mailbox's."""
+    from test_senders import ALICE, BOB, SenderSite
+    up = mta.ExchangeStandIn(tmp_root, fresh_idp, name="exs-%s" % uuid.uuid4().hex[:6], front=SCALED).start()
+    exchange2 = mta.snippet("postfix/master.cf-exchange", [
+        ("exchange  unix", "exchange2 unix"), ("=postfix/exchange", "=postfix/exchange2"),
+        ("=smtp.office365.com", "=127.0.0.1"), ("#tlsproxy", "#")])
+    transports = os.path.join(tmp_root, "sender_transport-" + uuid.uuid4().hex[:6])
+    with open(transports, "w") as f:
+        f.write("%s    exchange2:\n" % ALICE)
+    site = SenderSite(tmp_root, fresh_idp, up, services=limits_services() + exchange2, main_extra="".join([
+        mta.snippet("postfix/main.cf-limits"),
+        "exchange2_destination_rate_delay = 2s\n",
+        "exchange2_destination_concurrency_failed_cohort_limit = 0\n",
+        "sender_dependent_default_transport_maps = hash:%s\n" % transports]))
+    site.postfix.postmap(transports)
+    try:
+        site.start()
+        n = 6
+        tag = uuid.uuid4().hex[:8]
+        ids = site.submit_as([ALICE, BOB] * n, tag)
+        mta.wait_until(lambda: len(up.message_files()) >= 2 * n, 120, "%d messages upstream" % (2 * n),
+                       site.postfix.log_text)
+        no_failures(site)
+        got = sorted(str(m["Message-ID"]) for m in up.messages())
+        assert got == sorted(ids)
+        front = up.front
+        assert front.held == 0, {m: [round(t - front.submitted[BOB][0], 2) for t in ts] for m, ts in front.submitted.items()}
+        for mailbox in (ALICE, BOB):
+            assert len(front.submitted[mailbox]) == n
+            assert front.most_in_a_minute(mailbox) <= SCALED["per_minute"]
+        log = site.postfix.log_text()
+        assert "postfix/exchange2/smtp" in log and "postfix/exchange/smtp" in log
+        both = sorted(front.submitted[ALICE] + front.submitted[BOB])
+        window = SCALED["minute_seconds"]
+        assert max(sum(1 for u in both[i:] if u < t + window) for i, t in enumerate(both)) > SCALED["per_minute"]
+    finally:
+        site.stop()
+        up.stop()
