@@ -27,9 +27,11 @@ const SmtpAnswer kAnswers[] = {
      "-AccessRights FullAccess; then systemctl restart exoauthd, so that a new token carries the grant"},
     {"4.3.2", "Concurrent connections", true,
      "Exchange allows 3 SMTP sessions per mailbox at once and MAILBOX has them",
-     "lower the relay transport's destination concurrency (see main.cf-relay); run doctor again later"},
+     "keep the relay transport's destination concurrency at 3 or less, with main.cf-limits's rate delay "
+     "it is 1 (other clients of MAILBOX count too); run doctor again later"},
     {"4.3.2", "", true, "Exchange is throttling this mailbox's submissions",
-     "lower the relay transport's rate (see main.cf-relay); Postfix retries on its own"},
+     "keep the relay transport's rate at 30 messages a minute (main.cf-limits: a 2 s rate delay); "
+     "Postfix retries on its own"},
     {"5.7.57", "", false,
      "the session was not authenticated when it had to be: AUTH did not happen or was not accepted",
      "make Postfix authenticate to the relay (smtp_sasl_auth_enable = yes, smtp_tls_security_level = encrypt)"},

@@ -57,6 +57,7 @@ class _AcceptLoop:
         self.port = self.sock.getsockname()[1]
         self.stopping = threading.Event()
         self.accepted = 0
+        self.max_connections = MAX_CONNECTIONS   # a bench may raise it
         self.thread = threading.Thread(target=self._loop, daemon=True)
 
     def start(self):
@@ -64,7 +65,7 @@ class _AcceptLoop:
         return self
 
     def _loop(self):
-        while not self.stopping.is_set() and self.accepted < MAX_CONNECTIONS:
+        while not self.stopping.is_set() and self.accepted < self.max_connections:
             try:
                 conn, _ = self.sock.accept()
             except socket.timeout:

@@ -11,12 +11,23 @@
 #   - more than `max_sessions` authenticated sessions of one mailbox:
 #     432 4.3.2 Concurrent connections limit exceeded;
 #   - a From address the mailbox may not send as: 554 5.2.252 SendAsDenied
-#     at the end of DATA (the message is not delivered).
+#     at the end of DATA (the message is not delivered);
+#   - more than `per_minute` messages of one mailbox within `minute_seconds`
+#     (30 a minute): Exchange delays, it does not refuse ("any excess ... is
+#     throttled and successively carried over to the following minutes"),
+#     so the front holds the end of DATA until the mailbox's sliding minute
+#     has room, then passes it on (the client sees a late 250);
+#   - more than `recipients_per_day` recipients of one mailbox within
+#     `day_seconds` (10,000 a day): 554 5.2.0 SubmissionQuotaExceededException
+#     at the end of DATA (not delivered);
+#   - a mailbox in `mailbox_full`: 554 5.2.2 mailbox full at the end of DATA.
+# minute_seconds and day_seconds scale time so a test takes seconds.
 # Loopback only; connections bounded in count, sockets in time.
 import base64
 import socket
 import ssl
 import threading
+import time
 
 from exchangepop import TIMEOUT, _AcceptLoop, pump
 
@@ -31,6 +42,11 @@ CONCURRENT = (b"432 4.3.2 Concurrent connections limit exceeded. Visit https://a
 SEND_AS = (b"554 5.2.252 SendAsDenied; %s not allowed to send as %s; "
            b"STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; "
            b"Failed to process message due to a permanent exception [front.outlook.example]\r\n")
+QUOTA = (b"554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; "
+         b"Failed to process message due to a permanent exception with message Cannot submit message. "
+         b"[front.outlook.example]\r\n")
+MAILBOX_FULL = (b"554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException."
+                b"MapiExceptionShutoffQuotaExceeded [front.outlook.example]\r\n")
 
 
 def sasl_user(response):
@@ -49,17 +65,28 @@ def sasl_user(response):
 class SmtpFront(_AcceptLoop):
     """Exchange's answers in front of the SMTP stand-in (see the top)."""
 
-    def __init__(self, cert_dir, ca_file, backend_port, max_sessions=3):
+    def __init__(self, cert_dir, ca_file, backend_port, max_sessions=3, per_minute=30, minute_seconds=60.0,
+                 recipients_per_day=10000, day_seconds=86400.0):
         super().__init__(cert_dir, ca_file)
         self.backend_port = backend_port
         self.max_sessions = max_sessions
+        self.per_minute, self.minute_seconds = per_minute, minute_seconds
+        self.recipients_per_day, self.day_seconds = recipients_per_day, day_seconds
         self.lock = threading.Lock()
         # What a test sets: SMTP AUTH off for the tenant or these mailboxes,
         # and who may send as whom beyond the mailbox itself.
         self.tenant_auth_disabled = False
         self.auth_disabled = set()
         self.send_as = {}             # mailbox -> set of From addresses
+        self.mailbox_full = set()
         self.active = {}              # mailbox -> authenticated sessions now
+        # What a test reads: the most sessions of a mailbox at once, the
+        # time of each message passed on, (time, count) of its recipients,
+        # and how many messages were held for a later minute.
+        self.peak = {}                # mailbox -> most authenticated sessions at once
+        self.submitted = {}           # mailbox -> [monotonic time of each message passed on]
+        self.recipients = {}          # mailbox -> [(monotonic time, recipients)]
+        self.held = 0
         self.answers = []             # (mailbox, first line of each Exchange-only answer)
 
     def handle(self, conn):
@@ -68,6 +95,42 @@ class SmtpFront(_AcceptLoop):
     def _note(self, mailbox, answer):
         with self.lock:
             self.answers.append((mailbox, answer.split(b"\r\n")[0].decode()))
+
+    def admit(self, mailbox):
+        """Wait, as Exchange's throttling does, until the mailbox has sent
+        fewer than per_minute messages in the last minute_seconds, then
+        count this one. Bounded: a slot frees within minute_seconds."""
+        held = False
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                times = self.submitted.setdefault(mailbox, [])
+                recent = [t for t in times[-self.per_minute:] if t > now - self.minute_seconds]
+                if len(recent) < self.per_minute:
+                    times.append(now)
+                    return
+                wait = recent[0] + self.minute_seconds - now
+                self.held += 0 if held else 1
+                held = True
+            if self.stopping.wait(wait):
+                raise OSError("front stopping")
+
+    def over_quota(self, mailbox, count):
+        """True if count more recipients would exceed the mailbox's daily
+        quota; otherwise they are counted."""
+        with self.lock:
+            now = time.monotonic()
+            log = [(t, n) for t, n in self.recipients.get(mailbox, []) if t > now - self.day_seconds]
+            if sum(n for _, n in log) + count > self.recipients_per_day:
+                return True
+            self.recipients[mailbox] = log + [(now, count)]
+            return False
+
+    def most_in_a_minute(self, mailbox):
+        """The most messages of a mailbox passed on within any minute_seconds."""
+        times = self.submitted.get(mailbox, [])
+        return max((sum(1 for u in times[i:] if u < t + self.minute_seconds) for i, t in enumerate(times)),
+                   default=0)
 
     def _session(self, raw):
         session = _Session(self, raw)
@@ -89,10 +152,12 @@ class _Session:
         self.backend = None
         self.mailbox = None           # after a successful AUTH
         self.counted = False
+        self.slot = None              # mailbox whose session count holds this session
         self.sender = None
         self.pending_mailbox = None   # AUTH passed to the backend for this mailbox
         self.auth_verb = None         # AUTH waiting for its response line
         self.in_data = False
+        self.rcpts = 0                # RCPT commands of the current transaction
 
     def send(self, data):
         self.client.sendall(data)
@@ -138,6 +203,7 @@ class _Session:
             return True
         if line.startswith(b"535"):
             line = REFUSED
+            self._release()
         elif line.startswith(b"235") and self.pending_mailbox:
             self._authenticated(self.pending_mailbox)
         elif line.startswith(b"354"):
@@ -146,9 +212,18 @@ class _Session:
         return True
 
     def _authenticated(self, mailbox):
-        with self.front.lock:
-            self.front.active[mailbox] = self.front.active.get(mailbox, 0) + 1
+        """The AUTH passed: the place reserved in _refusal is now held."""
+        front = self.front
+        with front.lock:
+            front.peak[mailbox] = max(front.peak.get(mailbox, 0), front.active[mailbox])
         self.mailbox, self.counted = mailbox, True
+
+    def _release(self):
+        """Give back the session's place among its mailbox's sessions."""
+        if self.slot is not None:
+            with self.front.lock:
+                self.front.active[self.slot] -= 1
+            self.slot = None
 
     def _from_client(self, line):
         """Client to backend, with Exchange's own answers."""
@@ -167,6 +242,9 @@ class _Session:
             return True
         if verb == b"MAIL":
             self.sender = line.split(b":", 1)[1].strip().split(b" ")[0].strip(b"<>").decode().lower()
+            self.rcpts = 0
+        elif verb == b"RCPT":
+            self.rcpts += 1
         self.backend.sendall(line)
         return True
 
@@ -176,14 +254,27 @@ class _Session:
             self.backend.sendall(line)
             return True
         self.in_data = False
-        allowed = self.front.send_as.get(self.mailbox, set()) | {self.mailbox}
-        if self.sender and self.sender not in allowed:
-            answer = SEND_AS % (self.mailbox.encode(), self.sender.encode())
+        answer = self._submission_refusal()
+        if answer:
             self.front._note(self.mailbox, answer)
             self.send(answer)
             return False     # the backend never sees the end: nothing is delivered
+        self.front.admit(self.mailbox)
         self.backend.sendall(line)
         return True
+
+    def _submission_refusal(self):
+        """Exchange's answer at the end of DATA when it does not submit the
+        message (SendAs, a full mailbox, the daily recipient quota), or None."""
+        front = self.front
+        allowed = front.send_as.get(self.mailbox, set()) | {self.mailbox}
+        if self.sender and self.sender not in allowed:
+            return SEND_AS % (self.mailbox.encode(), self.sender.encode())
+        if self.mailbox in front.mailbox_full:
+            return MAILBOX_FULL
+        if front.over_quota(self.mailbox, self.rcpts):
+            return QUOTA
+        return None
 
     def _auth(self, mechanism, response):
         """AUTH, answered here when Exchange would refuse before checking."""
@@ -204,16 +295,20 @@ class _Session:
             return DISABLED % b"Tenant"
         if mailbox in front.auth_disabled:
             return DISABLED % b"Mailbox"
+        if self.slot is not None:      # a second AUTH: the session holds its place
+            return None
         with front.lock:
+            # Reserved now, not once the backend says 235: two sessions
+            # checking at once must not both get the last place.
             if front.active.get(mailbox, 0) >= front.max_sessions:
                 return CONCURRENT
+            front.active[mailbox] = front.active.get(mailbox, 0) + 1
+            self.slot = mailbox
         return None
 
     def close(self):
-        if self.counted:
-            with self.front.lock:
-                self.front.active[self.mailbox] -= 1
-            self.counted = False
+        self._release()
+        self.counted = False
         for s in (self.backend, self.client):
             if s is not None:
                 try:

@@ -567,7 +567,9 @@ class ExchangeStandIn:
         self.port = self.postfix.port
         # front: Exchange's own answers (exchangesmtp.SmtpFront) in front
         # of this Postfix, which still checks every token.
-        self.front = exchangesmtp.SmtpFront(idp.dir, idp.ca_file, self.postfix.port) if front else None
+        # front may be a dict of SmtpFront's limits (per_minute, minute_seconds...).
+        limits = front if isinstance(front, dict) else {}
+        self.front = exchangesmtp.SmtpFront(idp.dir, idp.ca_file, self.postfix.port, **limits) if front else None
         if self.front:
             self.port = self.front.port
         self.host = "127.0.0.1"

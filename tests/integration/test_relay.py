@@ -29,7 +29,7 @@ class Site:
 
     def __init__(self, root, idp, upstream, chroot=True, mailbox="relay@contoso.example", account="relay",
                  extra_accounts="", extra_global="", main_extra="", snippets=SNIPPETS,
-                 roles=("SMTP.SendAsApp",), account_section=None):
+                 roles=("SMTP.SendAsApp",), account_section=None, services=""):
         self.root = os.path.join(root, "site-" + uuid.uuid4().hex[:6])
         os.makedirs(self.root)
         os.chmod(self.root, 0o755)
@@ -59,7 +59,7 @@ class Site:
         test_lines = ("import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=%s\n"
                       "smtp_tls_secure_cert_match = localhost\n" % plugins)
         self.postfix = mta.Postfix(root, name + "-postfix", main_extra=relay + test_lines + main_extra,
-                                   chroot=chroot)
+                                   chroot=chroot, services=services)
         passwd = mta.snippet(passwd_conf, [(next_hop, hop), (entry, "%s:%s" % (mailbox, account))])
         with open(os.path.join(etc, "sasl_passwd"), "w") as f:
             f.write(passwd)
