@@ -49,9 +49,10 @@ def relay(tmp, idp):
     site.submit([message(0, tag)])
     say("a scanner handed one message to the site's Postfix (127.0.0.1:%d)" % site.postfix.port)
     msg = up.wait_messages(1, timeout=60)[0]
-    print(grep(site.postfix.log_text(), r"status=sent"))
+    print(grep(site.postfix.wait_log(r"status=sent", timeout=30) and site.postfix.log_text(), r"status=sent"))
     say("the Exchange stand-in accepted it after checking the token (AUTH XOAUTH2):")
-    print(grep(up.postfix.log_text(), r"sasl_method=XOAUTH2"))
+    print(grep(up.postfix.wait_log(r"sasl_method=XOAUTH2", timeout=30) and up.postfix.log_text(),
+               r"sasl_method=XOAUTH2"))
     print("   Received: ... " + str(msg["Received"]).split("(Authenticated sender:")[1].split(")")[0].join(
         ["(Authenticated sender:", ")"]))
     print("   token requests seen by the fake Entra ID: %d" % site.token_requests())
@@ -65,8 +66,9 @@ def login(tmp, idp, site):
         tok = test_login.good(idp)
         verdict, text = test_login.imap_login(ls.ports["imap"], test_login.USER, tok)
         say("IMAP AUTHENTICATE XOAUTH2 as %s with an Entra token: %s (%s)" % (test_login.USER, verdict, text))
-        ls.dovecot.wait_log(r"Login: user=<%s>, method=XOAUTH2" % test_login.USER, timeout=20)
-        print(grep(ls.log(), r"Login: user="))
+        # "Login:" on Dovecot 2.3, "Logged in:" on 2.4.
+        ls.dovecot.wait_log(r"(?:Login|Logged in): user=<%s>, method=XOAUTH2" % test_login.USER, timeout=20)
+        print(grep(ls.log(), r"(?:Login|Logged in): user="))
         old = test_login.good(idp, exp=1)
         verdict, text = test_login.imap_login(ls.ports["imap"], test_login.USER, old)
         say("the same with an expired token: %s (%s)" % (verdict, text))

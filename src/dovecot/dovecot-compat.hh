@@ -22,6 +22,14 @@ extern "C" {
 #error "EXO_DOVECOT_API must be 23 or 24 (configure sets it)"
 #endif
 
+// What starts the passdb's log lines: 2.4 already puts the passdb's name
+// ("exoauth: ") before them, 2.3 puts "exoauth(user,ip,session): ".
+#if EXO_DOVECOT_API >= 24
+#define EXO_PASSDB_LOG ""
+#else
+#define EXO_PASSDB_LOG "exoauth: "
+#endif
+
 namespace exo::dovecot::compat {
 
 // Makes the passdb module from checked settings; nullptr with error.

@@ -75,7 +75,7 @@ passdb_result verdict(struct auth_request *request, const Outcome &o)
 {
     struct event *ev = authdb_event(request);
     if (!o.answered) {
-        e_error(ev, "exoauth: temporary failure: %s", o.error.c_str());
+        e_error(ev, EXO_PASSDB_LOG "temporary failure: %s", o.error.c_str());
         return PASSDB_RESULT_INTERNAL_FAILURE;
     }
     const exo::proto::Response &r = o.resp;
@@ -84,21 +84,21 @@ passdb_result verdict(struct auth_request *request, const Outcome &o)
     if (r.status == "OK") {
         const std::string *user = r.get("user");
         if (!user || user->empty()) {
-            e_error(ev, "exoauth: exoauthd accepted token %s without a user", h);
+            e_error(ev, EXO_PASSDB_LOG "exoauthd accepted token %s without a user", h);
             return PASSDB_RESULT_INTERNAL_FAILURE;
         }
         auth_request_set_field(request, "user", user->c_str(), nullptr);
-        e_debug(ev, "exoauth: token %s accepted for %s", h, user->c_str());
+        e_debug(ev, EXO_PASSDB_LOG "token %s accepted for %s", h, user->c_str());
         return PASSDB_RESULT_OK;
     }
     const std::string *kind = r.get("kind");
     const std::string *reason = r.get("reason");
     const char *why = reason ? reason->c_str() : (r.status == "ERROR" ? "protocol error" : "no reason");
     if (r.status == "FAIL" && kind && *kind == "perm" && r.get("code") && *r.get("code") == "invalid_token") {
-        e_info(ev, "exoauth: token %s refused: %s", h, why);
+        e_info(ev, EXO_PASSDB_LOG "token %s refused: %s", h, why);
         return PASSDB_RESULT_PASSWORD_MISMATCH;
     }
-    e_error(ev, "exoauth: token %s not checked (%s): %s", h, r.status.c_str(), why);
+    e_error(ev, EXO_PASSDB_LOG "token %s not checked (%s): %s", h, r.status.c_str(), why);
     return PASSDB_RESULT_INTERNAL_FAILURE;
 }
 
@@ -129,7 +129,7 @@ passdb_result proxy_verdict(struct auth_request *request, const PluginArgs &a, c
 {
     struct event *ev = authdb_event(request);
     if (!o.answered) {
-        e_error(ev, "exoauth: temporary failure: %s", o.error.c_str());
+        e_error(ev, EXO_PASSDB_LOG "temporary failure: %s", o.error.c_str());
         return PASSDB_RESULT_INTERNAL_FAILURE;
     }
     const exo::proto::Response &r = o.resp;
@@ -137,17 +137,17 @@ passdb_result proxy_verdict(struct auth_request *request, const PluginArgs &a, c
     const std::string *code = r.get("code"), *reason = r.get("reason");
     const char *why = reason ? reason->c_str() : "no reason";
     if (r.status == "FAIL" && code && *code == "not_mapped") {
-        e_info(ev, "exoauth: no Exchange mailbox for this user: %s", why);
+        e_info(ev, EXO_PASSDB_LOG "no Exchange mailbox for this user: %s", why);
         return PASSDB_RESULT_USER_UNKNOWN;
     }
     if (r.status != "OK" || !token || !mailbox || !hash) {
-        e_error(ev, "exoauth: no token for the proxy (%s %s): %s", r.status.c_str(), code ? code->c_str() : "-", why);
+        e_error(ev, EXO_PASSDB_LOG "no token for the proxy (%s %s): %s", r.status.c_str(), code ? code->c_str() : "-", why);
         return PASSDB_RESULT_INTERNAL_FAILURE;
     }
     const char *service = exo::dovecot::compat::protocol(request);
     unsigned port = strcmp(service, "imap") == 0 ? a.imap_port : strcmp(service, "pop3") == 0 ? a.pop3_port : 0;
     if (port == 0) {
-        e_error(ev, "exoauth: mode=proxy serves imap and pop3, not %s", service);
+        e_error(ev, EXO_PASSDB_LOG "mode=proxy serves imap and pop3, not %s", service);
         return PASSDB_RESULT_INTERNAL_FAILURE;
     }
     auth_request_set_field(request, "proxy", "y", nullptr);
@@ -155,7 +155,7 @@ passdb_result proxy_verdict(struct auth_request *request, const PluginArgs &a, c
     auth_request_set_field(request, "proxy_mech", "xoauth2", nullptr);
     auth_request_set_field(request, "destuser", mailbox->c_str(), nullptr);
     auth_request_set_field(request, "pass", token->c_str(), nullptr);
-    e_debug(ev, "exoauth: proxying to %s as %s with token %s",
+    e_debug(ev, EXO_PASSDB_LOG "proxying to %s as %s with token %s",
             strcmp(service, "pop3") == 0 && a.pop3_bridge_port ? "exoauth-pop3-bridge" : a.proxy_host.c_str(),
             mailbox->c_str(),
             hash->c_str());
@@ -176,13 +176,13 @@ void ask(struct auth_request *request, verify_plain_callback_t *callback, const 
                 if (result == PASSDB_RESULT_OK && !args->proxy)
                     remember(*args, cache_key, o);
             } catch (...) {
-                e_error(authdb_event(request), "exoauth: out of memory");
+                e_error(authdb_event(request), EXO_PASSDB_LOG "out of memory");
             }
             callback(result, request);
             auth_request_unref(&request);
         });
     } catch (...) {
-        e_error(authdb_event(request), "exoauth: out of memory");
+        e_error(authdb_event(request), EXO_PASSDB_LOG "out of memory");
         callback(PASSDB_RESULT_INTERNAL_FAILURE, request);
         auth_request_unref(&request);
     }
@@ -205,7 +205,7 @@ void exoauth_verify_plain(struct auth_request *request, const char *password,
     std::string token = password;
     std::string problem = exo::dovecot::token_problem(token, a.max_token);
     if (!problem.empty()) {
-        e_info(authdb_event(request), "exoauth: token %s refused: %s", exo::short_hash(token).c_str(),
+        e_info(authdb_event(request), EXO_PASSDB_LOG "token %s refused: %s", exo::short_hash(token).c_str(),
                problem.c_str());
         exo::wipe(token);
         callback(PASSDB_RESULT_PASSWORD_MISMATCH, request);
@@ -215,7 +215,7 @@ void exoauth_verify_plain(struct auth_request *request, const char *password,
     if (const std::string *user = key.empty() ? nullptr : verdicts_for(a).find(key, time(nullptr))) {
         exo::wipe(token);
         auth_request_set_field(request, "user", user->c_str(), nullptr);
-        e_debug(authdb_event(request), "exoauth: token accepted for %s (cached)", user->c_str());
+        e_debug(authdb_event(request), EXO_PASSDB_LOG "token accepted for %s (cached)", user->c_str());
         callback(PASSDB_RESULT_OK, request);
         return;
     }
