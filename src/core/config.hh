@@ -89,6 +89,18 @@ struct AlertsConfig {
     int line = 0;
 };
 
+// [metrics]: the optional HTTP listener serving GET /metrics
+// (src/daemon/httpmetrics.cc, exoauthd.conf(5)). No section: none.
+struct MetricsConfig {
+    bool enabled = false;              // a [metrics] section exists
+    std::string host;                  // a loopback address (127.0.0.0/8 or ::1), or "" for a socket
+    int port = 0;                      // with host
+    std::string path;                  // a UNIX socket path, or "" for host:port
+    std::string group;                 // the socket's group, or empty (keep)
+    mode_t mode = 0660;                // the socket's mode
+    int line = 0;
+};
+
 struct Config {
     std::string path;                 // the file that was read
     // [global]
@@ -118,6 +130,7 @@ struct Config {
     std::vector<PeerConfig> peers;
     ValidateConfig validate;
     AlertsConfig alerts;
+    MetricsConfig metrics;
 
     const AccountConfig *find_account(std::string_view name) const;
 };

@@ -9,6 +9,7 @@
 #include "config_text.hh"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cctype>
 #include <cstring>
 #include <utility>
@@ -53,6 +54,38 @@ bool parse_token_by(std::string_view v, PeerConfig &peer, std::string &why)
     peer.token_by_account = std::find(forms.begin(), forms.end(), "account") != forms.end();
     peer.token_by_user = std::find(forms.begin(), forms.end(), "user") != forms.end();
     return true;
+}
+
+// True for an IPv4 or IPv6 loopback address (127.0.0.0/8, ::1).
+bool is_loopback(const std::string &host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host.c_str(), &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, host.c_str(), &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+// listen in [metrics]: 127.0.0.1:PORT, [::1]:PORT or a socket path.
+// Metrics are for this host's collector only: anything else is refused.
+bool parse_metrics_listen(std::string_view v, MetricsConfig &m, std::string &why)
+{
+    if (!v.empty() && v.front() == '/')
+        return store_socket_path(v, SocketBase::None, m.path, why);
+    size_t colon = v.rfind(':');
+    bool bracket = !v.empty() && v.front() == '[';
+    std::string host(colon == std::string_view::npos ? v : v.substr(0, colon));
+    if (bracket && host.size() >= 2 && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    else if (bracket || host.find(':') != std::string::npos)
+        host.clear();  // an IPv6 address without its brackets
+    if (colon == std::string_view::npos || !is_loopback(host)) {
+        why = "must be a loopback address and port (127.0.0.1:PORT or [::1]:PORT) or a socket path: " +
+              quote(std::string(v)) + " is not, and metrics are never served to the network";
+        return false;
+    }
+    m.host = host;
+    return parse_int(v.substr(colon + 1), 1, 65535, m.port, why);
 }
 
 // command: an absolute program path and its arguments, split at blanks;
@@ -168,6 +201,9 @@ const KeyHandler kKeys[] = {
     {Section::Alerts, "warn_days", false, SETTER { return parse_int(v, 1, 365, p.cfg.alerts.warn_days, why); }},
     {Section::Alerts, "idp_unreachable_after", false,
      SETTER { return parse_int(v, 1, 86400, p.cfg.alerts.idp_unreachable_after, why); }},
+    {Section::Metrics, "listen", false, SETTER { return parse_metrics_listen(v, p.cfg.metrics, why); }},
+    {Section::Metrics, "group", true, SETTER { return parse_id(v, p.cfg.metrics.group, why); }},
+    {Section::Metrics, "mode", false, SETTER { return parse_mode(v, p.cfg.metrics.mode, why); }},
 };
 
 #undef SETTER
@@ -382,6 +418,16 @@ bool close_alerts(Parser &p)
     return true;
 }
 
+// [metrics]: where to listen.
+bool close_metrics(Parser &p)
+{
+    p.cfg.metrics.enabled = true;
+    p.cfg.metrics.line = p.section_line;
+    if (key_line(p, "listen") == 0)
+        return fail_missing(p, "listen", " (127.0.0.1:PORT, [::1]:PORT or a socket path)");
+    return true;
+}
+
 // [validate]: what each mode needs.
 bool close_validate(Parser &p)
 {
@@ -417,6 +463,8 @@ bool close_section(Parser &p)
         ok = close_validate(p);
     else if (p.section == Section::Alerts)
         ok = close_alerts(p);
+    else if (p.section == Section::Metrics)
+        ok = close_metrics(p);
     p.section = Section::None;
     p.keys.clear();
     return ok;
@@ -440,6 +488,7 @@ const SectionKind kSections[] = {
     {"peer", Section::Peer, true},
     {"validate", Section::Validate, false},
     {"alerts", Section::Alerts, false},
+    {"metrics", Section::Metrics, false},
 };
 
 // Makes kind/name the open section, refusing a second one with its label.

@@ -12,7 +12,7 @@
 
 namespace exo::conf {
 
-enum class Section { None, Global, Idp, Listen, Account, Peer, Validate, Alerts };
+enum class Section { None, Global, Idp, Listen, Account, Peer, Validate, Alerts, Metrics };
 
 struct KeyLine {
     const char *key; // from the key table, so it outlives the parser

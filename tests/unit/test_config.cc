@@ -547,6 +547,22 @@ const BadCase kBad[] = {
     {"[alerts]\ncommand = /p\nidp_unreachable_after = 1h\n", 3, "for \"idp_unreachable_after\""},
     {"[alerts]\ncommand = /p\nsubject = x\n", 3, "unknown key \"subject\" in [alerts]"},
     {"[alerts]\ncommand = /p\n[alerts]\ncommand = /q\n", 3, "duplicate section [alerts]"},
+    // [metrics]: loopback or a socket path only
+    {"[metrics]\nmode = 0660\n", 1, "missing \"listen\" in [metrics]"},
+    {"[metrics]\nlisten = 0.0.0.0:9464\n", 2, "must be a loopback address"},
+    {"[metrics]\nlisten = 192.0.2.1:9464\n", 2, "metrics are never served to the network"},
+    {"[metrics]\nlisten = [::]:9464\n", 2, "must be a loopback address"},
+    {"[metrics]\nlisten = ::1:9464\n", 2, "must be a loopback address"},
+    {"[metrics]\nlisten = [::ffff:127.0.0.1]:9464\n", 2, "must be a loopback address"},
+    {"[metrics]\nlisten = localhost:9464\n", 2, "must be a loopback address"},
+    {"[metrics]\nlisten = 127.0.0.1\n", 2, "must be a loopback address"},
+    {"[metrics]\nlisten = 9464\n", 2, "must be a loopback address"},
+    {"[metrics]\nlisten = 127.0.0.1:0\n", 2, "for \"listen\""},
+    {"[metrics]\nlisten = 127.0.0.1:65536\n", 2, "for \"listen\""},
+    {"[metrics]\nlisten = 127.0.0.1:http\n", 2, "for \"listen\""},
+    {"[metrics]\nlisten = relative.sock\n", 2, "must be a loopback address"},
+    {"[metrics]\nlisten = 127.0.0.1:9464\nmode = 999\n", 3, "for \"mode\""},
+    {"[metrics x]\nlisten = 127.0.0.1:9464\n", 1, "section [metrics] takes no name"},
 };
 
 // Each refusal: the exact "t.conf:LINE: " prefix and the reason.
@@ -622,6 +638,30 @@ void test_validate_section(void **)
     assert_int_equal(c.validate.skew, 60);
     assert_int_equal(c.validate.jwks_ttl, 600);
     assert_int_equal(c.validate.line, 1);
+}
+
+// [metrics]: off by default; an IPv4 or IPv6 loopback address and port,
+// or a socket path with its group and mode.
+void test_metrics_section(void **)
+{
+    exo::Config c;
+    std::string error;
+    assert_true(exo::config_parse("", "t.conf", c, error));
+    assert_false(c.metrics.enabled);
+    assert_true(exo::config_parse("[metrics]\nlisten = 127.0.0.1:9464\n", "t.conf", c, error));
+    assert_true(c.metrics.enabled);
+    assert_string_equal(c.metrics.host.c_str(), "127.0.0.1");
+    assert_int_equal(c.metrics.port, 9464);
+    assert_true(c.metrics.path.empty());
+    assert_true(exo::config_parse("[metrics]\nlisten = [::1]:1\n", "t.conf", c, error));
+    assert_string_equal(c.metrics.host.c_str(), "::1");
+    assert_int_equal(c.metrics.port, 1);
+    assert_true(exo::config_parse("[metrics]\nlisten = 127.1.2.3:65535\n", "t.conf", c, error));
+    const char *text = "[metrics]\nlisten = /run/exoauth/metrics.sock\ngroup = prometheus\nmode = 0660\n";
+    assert_true(exo::config_parse(text, "t.conf", c, error));
+    assert_string_equal(c.metrics.path.c_str(), "/run/exoauth/metrics.sock");
+    assert_string_equal(c.metrics.group.c_str(), "prometheus");
+    assert_true(c.metrics.host.empty());
 }
 
 // [alerts]: defaults, every key, the command split at blanks; no section:
@@ -849,7 +889,7 @@ int main()
         cmocka_unit_test(test_too_big_text),  cmocka_unit_test(test_load),
         cmocka_unit_test(test_shipped_example), cmocka_unit_test(test_validate_section),
         cmocka_unit_test(test_peer_sections), cmocka_unit_test(test_secret_expires),
-        cmocka_unit_test(test_proxy),         cmocka_unit_test(test_alerts_section),
+        cmocka_unit_test(test_proxy),         cmocka_unit_test(test_alerts_section), cmocka_unit_test(test_metrics_section),
         cmocka_unit_test(test_load_alert_command),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
