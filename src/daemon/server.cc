@@ -93,7 +93,30 @@ bool Server::bind_all(const Config &cfg, std::string &error)
         error = "no socket to listen on";
         return false;
     }
+    return bind_metrics(cfg, error);
+}
+
+// The [metrics] listener, when configured.
+bool Server::bind_metrics(const Config &cfg, std::string &error)
+{
+    if (!cfg.metrics.enabled)
+        return true;
+    http_ = std::make_unique<HttpMetrics>(
+        [this] { return render_metrics(daemon_metrics(), broker_.figures(), validator_, figures()); });
+    if (!http_->bind(cfg.metrics, error))
+        return false;
+    tell_metrics(cfg);
     return true;
+}
+
+// Say where metrics are served and to whom; a changed [metrics] waits for
+// a restart (the listener was bound as root, before the privilege drop).
+void Server::tell_metrics(const Config &cfg)
+{
+    if (http_)
+        log_warning("metrics served at %s: anyone who can connect there may read them", http_->where().c_str());
+    if (http_ ? !http_->same_address(cfg.metrics) : cfg.metrics.enabled)
+        log_warning("[metrics] changed: the metrics listener changes at the next restart, not on reload");
 }
 
 // Take the allow-list and limits from a (re)loaded configuration.
@@ -105,6 +128,8 @@ void Server::configure(const Config &cfg, Policy &&policy)
     max_clients_ = cfg.max_clients;
     max_per_uid_ = cfg.max_clients_per_uid ? cfg.max_clients_per_uid : std::max(1, cfg.max_clients / 2);
     idle_timeout_ = cfg.idle_timeout;
+    if (!listeners_.empty())  // a reload: at start, bind_all tells
+        tell_metrics(cfg);
     recheck_peers();
 }
 
@@ -429,6 +454,10 @@ bool Server::run(std::function<void()> reload, std::string &error)
     }
     for (int fd : listeners_)
         ep_add(epfd_, fd, EPOLLIN);
+    if (http_ && !http_->attach(epfd_)) {
+        error = std::string("metrics listener: ") + strerror(errno);
+        return false;
+    }
     running_ = true;
     started_ = mono_now();
     daemon_metrics().start_time = (double)(int64_t)wall_now();
@@ -445,6 +474,8 @@ bool Server::run(std::function<void()> reload, std::string &error)
         }
         if (now - last_idle >= 1.0) {
             expire_idle();
+            if (http_)
+                http_->expire(now);
             flush_log_summaries(now);
             last_idle = now;
         }
@@ -464,6 +495,8 @@ bool Server::run(std::function<void()> reload, std::string &error)
                 workers_.run_completions();
             } else if (std::find(listeners_.begin(), listeners_.end(), fd) != listeners_.end()) {
                 accept_on(fd);
+            } else if (http_ && http_->owns(fd)) {
+                http_->on_event(fd, evs[i].events);
             } else if (auto it = conns_.find(fd); it != conns_.end()) {
                 auto c = it->second;
                 if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))

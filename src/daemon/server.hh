@@ -8,6 +8,7 @@
 #include "config.hh"
 #include "connection.hh"
 #include "handlers.hh"
+#include "httpmetrics.hh"
 #include "lograte.hh"
 #include "policy.hh"
 #include "protocol.hh"
@@ -63,6 +64,8 @@ private:
     void close_conn(Connection &c);
     void update_events(Connection &c);
     void expire_idle();
+    bool bind_metrics(const Config &cfg, std::string &error);
+    void tell_metrics(const Config &cfg);
 
     Broker &broker_;
     Validator &validator_;
@@ -80,6 +83,7 @@ private:
     std::vector<std::string> paths_;
     std::map<int, std::shared_ptr<Connection>> conns_;
     std::map<uid_t, int> per_uid_;  // connections held by each uid
+    std::unique_ptr<HttpMetrics> http_;  // [metrics], or null
     std::function<void()> on_tick_;
     bool running_ = false;
     double started_ = 0;
