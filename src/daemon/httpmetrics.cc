@@ -117,10 +117,11 @@ bool HttpMetrics::attach(int epfd)
     return epoll_ctl(epfd_, EPOLL_CTL_ADD, lfd_, &ev) == 0;
 }
 
-// Accept what is pending; beyond HTTP_MAX_CONNS, close at once.
+// Accept what is pending, a bounded batch per turn (a flood of connects
+// never holds the loop); beyond HTTP_MAX_CONNS, close at once.
 void HttpMetrics::accept_all()
 {
-    for (;;) {
+    for (int i = 0; i < 64; i++) {
         int fd = accept4(lfd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
