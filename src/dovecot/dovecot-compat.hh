@@ -22,13 +22,11 @@ extern "C" {
 #error "EXO_DOVECOT_API must be 23 or 24 (configure sets it)"
 #endif
 
-// What starts the passdb's log lines: 2.4 already puts the passdb's name
-// ("exoauth: ") before them, 2.3 puts "exoauth(user,ip,session): ".
-#if EXO_DOVECOT_API >= 24
-#define EXO_PASSDB_LOG ""
-#else
+// What starts the passdb's log lines on both versions. Dovecot puts the
+// passdb's name before them too (2.4: the passdb block's name, which the
+// admin chooses, e.g. "exoauth-proxy: "), so the lines keep their own
+// "exoauth: " that tests and docs grep for.
 #define EXO_PASSDB_LOG "exoauth: "
-#endif
 
 namespace exo::dovecot::compat {
 
